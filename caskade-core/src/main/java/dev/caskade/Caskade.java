@@ -1,0 +1,759 @@
+package dev.caskade;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.Optional;
+import java.util.Queue;
+import java.util.Set;
+import java.util.Spliterator;
+import java.util.Spliterators;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
+
+/**
+ * An open store: a Bitcask log that is at once the key-value store, its write-ahead log and its change
+ * feed. Every commit takes the next global revision; reads go through an in-memory key directory to one
+ * positioned read; {@link #watch} replays the log from any retained revision and then follows live commits.
+ *
+ * <p>Thread-safe: any number of threads may read and write. Only one open instance may hold a directory.
+ *
+ * <pre>{@code
+ * try (Caskade db = Caskade.open(Path.of("data"))) {
+ *     long rev = db.put("user/1", "alice");
+ *     db.get("user/1").ifPresent(e -> System.out.println(e.valueString()));
+ * }
+ * }</pre>
+ */
+public final class Caskade implements AutoCloseable {
+    private static final int MAX_REAP = 1_000;
+
+    final Path dir;
+    final CaskadeOptions options;
+    final KeyDir keyDir = new KeyDir();
+    final Log log;
+    final WatchHub hub;
+    final ReentrantLock commitLock = new ReentrantLock();
+    final ReentrantLock mergeLock = new ReentrantLock();
+    private final LockFile lock;
+    private final Recovery recovery;
+    private final boolean sync;
+    private volatile long revision;
+    volatile long compactedRevision;
+    private volatile boolean closed;
+    private final Queue<Pending> pending = new ConcurrentLinkedQueue<>();
+    /** Open snapshots by revision, with their count: decides whether writes keep old versions. */
+    private final ConcurrentSkipListMap<Long, Integer> snapshots = new ConcurrentSkipListMap<>();
+
+    private final TreeSet<Expiry> expiries = new TreeSet<>();
+    private final ScheduledExecutorService maintenance;
+    private ByteBuffer encodeBuffer = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+    final AtomicLong merges = new AtomicLong();
+    final List<java.util.function.BooleanSupplier> pendingRecordCleanups = new ArrayList<>();
+
+    /** A commit waiting for its fsync before it is published to watches. */
+    private record Pending(long lsn, WatchEvent.Commit commit) {}
+
+    /** A key with a time-to-live, ordered by expiry, for the reaper. */
+    private record Expiry(long at, long revision, byte[] key) implements Comparable<Expiry> {
+        @Override
+        public int compareTo(Expiry o) {
+            int c = Long.compare(at, o.at);
+            if (c == 0) c = Long.compare(revision, o.revision);
+            return c != 0 ? c : Arrays.compareUnsigned(key, o.key);
+        }
+    }
+
+    /** One operation of a commit, as written to the log. */
+    private record Op(byte type, byte[] key, byte[] value, long expiresAt) {}
+
+    private Caskade(Path dir, CaskadeOptions options, LockFile lock) throws IOException {
+        this.dir = dir;
+        this.options = options;
+        this.lock = lock;
+        this.sync = options.durability() instanceof Durability.Sync;
+        LogReader.Loaded loaded = LogReader.load(dir, options, keyDir);
+        this.recovery = loaded.recovery();
+        this.revision = loaded.revision();
+        this.compactedRevision = loaded.compactedRevision();
+        this.hub = new WatchHub(revision);
+        this.log = new Log(dir, options, loaded.segments(), loaded.active(), loaded.nextId(), this::publishDurable);
+        for (Segment s : loaded.segments()) {
+            if (s.sealed() && s.kind == Segment.Kind.DATA && !Files.exists(Segment.hintPath(s.path))) {
+                log.writeHintLater(s);
+            }
+        }
+        for (Iterator<Map.Entry<byte[], Loc>> it = keyDir.entries(); it.hasNext(); ) {
+            Map.Entry<byte[], Loc> e = it.next();
+            if (e.getValue().expiresAt != 0) {
+                expiries.add(new Expiry(e.getValue().expiresAt, e.getValue().revision, e.getKey()));
+            }
+        }
+        this.maintenance = Executors.newScheduledThreadPool(2, r -> {
+            Thread t = new Thread(r, "caskade-maintenance " + dir.getFileName());
+            t.setDaemon(true);
+            return t;
+        });
+        if (options.reapInterval().toMillis() > 0) {
+            long ms = options.reapInterval().toMillis();
+            maintenance.scheduleWithFixedDelay(this::reapQuietly, ms, ms, TimeUnit.MILLISECONDS);
+        }
+        if (options.mergeCheckInterval().toMillis() > 0) {
+            long ms = options.mergeCheckInterval().toMillis();
+            maintenance.scheduleWithFixedDelay(() -> quietly(() -> Merge.run(this, false)), ms, ms, TimeUnit.MILLISECONDS);
+        }
+        if (options.durability() instanceof Durability.Interval(Duration period)) {
+            long ms = Math.max(1, period.toMillis());
+            maintenance.scheduleWithFixedDelay(() -> quietly(log::syncNow), ms, ms, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Opens (or creates) the store in {@code dir} with default options. */
+    public static Caskade open(Path dir) {
+        return open(dir, CaskadeOptions.defaults());
+    }
+
+    /**
+     * Opens (or creates) the store in {@code dir}. Recovers from the log: a torn tail of the newest segment
+     * is cut off and reported in {@link #recovery()}; damage elsewhere throws {@link CorruptionException}
+     * unless {@link CaskadeOptions#repairing()} is set.
+     *
+     * @throws LockedException when another process or open instance holds the directory
+     */
+    public static Caskade open(Path dir, CaskadeOptions options) {
+        try {
+            Files.createDirectories(dir);
+            LockFile lock = LockFile.acquire(dir);
+            try {
+                return new Caskade(dir, options, lock);
+            } catch (IOException | RuntimeException | Error e) {
+                lock.close();
+                throw e;
+            }
+        } catch (IOException e) {
+            throw new CaskadeException("cannot open store: dir=" + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Opens the store in {@code dir}, checks it with {@link #verify()} and closes it. A store too damaged
+     * to open gives a report holding that problem instead of an exception.
+     */
+    public static VerifyReport verify(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            return new VerifyReport(0, 0, 0, 0, List.of("not a store directory: " + dir));
+        }
+        try (Caskade db = open(dir)) {
+            return db.verify();
+        } catch (CorruptionException e) {
+            return new VerifyReport(0, 0, 0, 0, List.of(e.getMessage()));
+        }
+    }
+
+    // ---- writes
+
+    /** Writes {@code key}; returns the commit's revision. */
+    public long put(String key, String value) {
+        return put(Batch.utf8(key), Batch.utf8(value));
+    }
+
+    /** Writes {@code key}; returns the commit's revision. */
+    public long put(byte[] key, byte[] value) {
+        return commit(List.of(new Op(EntryCodec.PUT, key.clone(), value.clone(), 0)), List.of(), false);
+    }
+
+    /** Writes {@code key} to expire after {@code ttl}; returns the commit's revision. */
+    public long put(String key, String value, Duration ttl) {
+        return put(Batch.utf8(key), Batch.utf8(value), ttl);
+    }
+
+    /** Writes {@code key} to expire after {@code ttl}; returns the commit's revision. */
+    public long put(byte[] key, byte[] value, Duration ttl) {
+        checkTtl(ttl);
+        long at = expiry(ttl);
+        return commit(List.of(new Op(EntryCodec.PUT, key.clone(), value.clone(), at)), List.of(), false);
+    }
+
+    /** Deletes {@code key}; returns the revision of the delete, or 0 when the key did not exist. */
+    public long delete(String key) {
+        return delete(Batch.utf8(key));
+    }
+
+    /** Deletes {@code key}; returns the revision of the delete, or 0 when the key did not exist. */
+    public long delete(byte[] key) {
+        return commit(List.of(new Op(EntryCodec.DELETE, key.clone(), new byte[0], 0)), List.of(), false);
+    }
+
+    /**
+     * Commits every operation of {@code batch} atomically under one revision, which it returns. A batch
+     * whose operations change nothing (deletes of absent keys) writes nothing and returns {@link
+     * #revision()}.
+     *
+     * @throws ConflictException when a precondition from {@link Batch#expect} does not hold; nothing is
+     *     written
+     */
+    public long commit(Batch batch) {
+        List<Op> ops = new ArrayList<>(batch.size());
+        long now = options.clock().millis();
+        for (Batch.Op op : batch.ops()) {
+            ops.add(switch (op) {
+                case Batch.Put p -> new Op(EntryCodec.PUT, p.key(), p.value(), p.ttl() == null ? 0 : now + p.ttl().toMillis());
+                case Batch.Delete d -> new Op(EntryCodec.DELETE, d.key(), new byte[0], 0);
+            });
+        }
+        return commit(ops, batch.expects(), false);
+    }
+
+    /**
+     * Writes {@code value} only if {@code key} is at {@code expectedRevision} (0: only if absent).
+     *
+     * @return true when written
+     */
+    public boolean compareAndSet(String key, long expectedRevision, String value) {
+        return compareAndSet(Batch.utf8(key), expectedRevision, Batch.utf8(value));
+    }
+
+    /**
+     * Writes {@code value} only if {@code key} is at {@code expectedRevision} (0: only if absent).
+     *
+     * @return true when written
+     */
+    public boolean compareAndSet(byte[] key, long expectedRevision, byte[] value) {
+        if (expectedRevision < 0) throw new IllegalArgumentException("expected revision must not be negative: " + expectedRevision);
+        byte[] k = key.clone();
+        return commit(List.of(new Op(EntryCodec.PUT, k, value.clone(), 0)), List.of(new Batch.Expect(k, expectedRevision)), true) > 0;
+    }
+
+    /**
+     * The one write path. Preconditions, the revision, the append and the key directory update happen
+     * under the commit lock; under SYNC the caller then waits outside it for the group fsync, which is
+     * what lets concurrent committers share one.
+     *
+     * @return the new revision; 0 for a delete of an absent key or a failed CAS; {@link #revision()} for
+     *     a batch that changed nothing
+     */
+    private long commit(List<Op> ops, List<Batch.Expect> expects, boolean conflictAsZero) {
+        int bytes = 0;
+        for (Op op : ops) {
+            checkLimits(op.key(), op.value());
+            bytes += EntryCodec.size(op.key().length, op.value().length);
+        }
+        long lsn;
+        long rev;
+        commitLock.lock();
+        try {
+            checkWritable();
+            long now = options.clock().millis();
+            for (Batch.Expect e : expects) {
+                long actual = liveRevision(e.key(), now);
+                if (actual != e.revision()) {
+                    if (conflictAsZero) return 0;
+                    throw new ConflictException(e.key(), e.revision(), actual);
+                }
+            }
+            List<Op> effective = dropNoOps(ops, now);
+            if (effective.isEmpty()) {
+                return ops.size() == 1 && ops.get(0).type() == EntryCodec.DELETE ? 0 : revision;
+            }
+            if (effective != ops) {
+                bytes = 0;
+                for (Op op : effective) bytes += EntryCodec.size(op.key().length, op.value().length);
+            }
+            rev = revision + 1;
+            lsn = write(effective, rev, now, bytes);
+            revision = rev;
+        } finally {
+            commitLock.unlock();
+        }
+        if (sync) log.awaitDurable(lsn);
+        return rev;
+    }
+
+    /** Deletes of keys that are absent (or already expired) change nothing and are not written. */
+    private List<Op> dropNoOps(List<Op> ops, long now) {
+        boolean any = false;
+        for (Op op : ops) if (op.type() != EntryCodec.PUT) any = true;
+        if (!any) return ops;
+        List<Op> kept = new ArrayList<>(ops.size());
+        Set<String> putHere = ops.size() > 1 ? new HashSet<>() : Set.of();
+        for (Op op : ops) {
+            String k = ops.size() > 1 ? new String(op.key(), java.nio.charset.StandardCharsets.ISO_8859_1) : null;
+            if (op.type() == EntryCodec.PUT) {
+                if (k != null) putHere.add(k);
+                kept.add(op);
+            } else if ((k != null && putHere.remove(k)) || liveRevision(op.key(), now) != 0) {
+                kept.add(op);
+            } else if (op.type() == EntryCodec.EXPIRE) {
+                kept.add(op);
+            }
+        }
+        return kept.size() == ops.size() ? ops : kept;
+    }
+
+    /** Appends one commit, updates the key directory and publishes or queues its event. Under the lock. */
+    private long write(List<Op> ops, long rev, long now, int bytes) {
+        ByteBuffer buf = encodeBuffer;
+        if (buf.capacity() < bytes) {
+            buf = bytes <= (16 << 20) ? (encodeBuffer = ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN))
+                    : ByteBuffer.allocate(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        }
+        buf.clear();
+        for (int i = 0; i < ops.size(); i++) {
+            Op op = ops.get(i);
+            EntryCodec.encode(buf, rev, now, op.expiresAt(), op.type(), i == ops.size() - 1, op.key(), op.value());
+        }
+        buf.flip();
+        long lsn;
+        Segment seg;
+        long start;
+        try {
+            seg = log.prepare(bytes, revision);
+            start = seg.size();
+            lsn = log.append(seg, buf);
+        } catch (IOException e) {
+            log.fail(e);
+            throw new FatalException("write failed: dir=" + dir + ": " + e.getMessage(), e);
+        }
+        boolean keepPrev = !snapshots.isEmpty();
+        List<Change> changes = new ArrayList<>(ops.size());
+        long offset = start;
+        for (Op op : ops) {
+            int size = EntryCodec.size(op.key().length, op.value().length);
+            Loc loc = new Loc(seg, (int) offset, size, rev, op.expiresAt(), op.type());
+            if (op.type() == EntryCodec.PUT) {
+                keyDir.put(op.key(), loc, keepPrev);
+                if (op.expiresAt() != 0) expiries.add(new Expiry(op.expiresAt(), rev, op.key()));
+            } else {
+                keyDir.remove(op.key(), loc, keepPrev);
+            }
+            seg.maxRevision = rev;
+            seg.maxTimestamp = now;
+            changes.add(new Change(EntryCodec.changeType(op.type()), op.key(), op.value(), op.expiresAt()));
+            offset += size;
+        }
+        WatchEvent.Commit event = new WatchEvent.Commit(rev, now, List.copyOf(changes));
+        if (sync) {
+            pending.add(new Pending(lsn, event));
+        } else {
+            hub.publish(event);
+        }
+        return lsn;
+    }
+
+    /** Called by the group-commit leader once everything up to {@code lsn} is on disk. */
+    private void publishDurable(long lsn) {
+        for (Pending p = pending.peek(); p != null && p.lsn() <= lsn; p = pending.peek()) {
+            pending.poll();
+            hub.publish(p.commit());
+        }
+    }
+
+    private long liveRevision(byte[] key, long now) {
+        Loc l = keyDir.current(key);
+        return l == null || l.expiredAt(now) ? 0 : l.revision;
+    }
+
+    private void checkLimits(byte[] key, byte[] value) {
+        if (key.length == 0) throw new LimitException("key must not be empty");
+        if (key.length > options.maxKeyBytes()) {
+            throw new LimitException("key too large: " + key.length + " bytes > limit " + options.maxKeyBytes());
+        }
+        if (value.length > options.maxValueBytes()) {
+            throw new LimitException("value too large: " + value.length + " bytes > limit " + options.maxValueBytes());
+        }
+    }
+
+    static void checkTtl(Duration ttl) {
+        if (ttl == null || ttl.isNegative() || ttl.isZero()) {
+            throw new IllegalArgumentException("ttl must be positive: " + ttl);
+        }
+    }
+
+    private long expiry(Duration ttl) {
+        return options.clock().millis() + ttl.toMillis();
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("store is closed: " + dir);
+    }
+
+    private void checkWritable() {
+        checkOpen();
+        if (log.failure() != null) throw log.fatal();
+    }
+
+    // ---- reads
+
+    /** The live value of {@code key}, or empty when it is absent or expired. */
+    public Optional<Entry> get(String key) {
+        return get(Batch.utf8(key));
+    }
+
+    /** The live value of {@code key}, or empty when it is absent or expired. */
+    public Optional<Entry> get(byte[] key) {
+        checkOpen();
+        Loc l = keyDir.current(key);
+        if (l == null || l.expiredAt(options.clock().millis())) return Optional.empty();
+        return Optional.ofNullable(read(key, l, KeyDir::at, Long.MAX_VALUE));
+    }
+
+    /** Resolves a key's version again after merge moved the one we were about to read. */
+    interface Resolver {
+        Loc resolve(Loc head, long revision);
+    }
+
+    /**
+     * Reads one version, checking its CRC and key. If merge retired the file meanwhile, the key is
+     * resolved again: merge moved the same version elsewhere. Returns null if the key vanished.
+     */
+    Entry read(byte[] key, Loc l, Resolver resolver, long atRevision) {
+        for (int attempt = 0; attempt < 1_000 && l != null; attempt++) {
+            Segment s = l.segment;
+            if (s.acquire()) {
+                try {
+                    ByteBuffer b = s.read(l.offset, l.size);
+                    if (EntryCodec.check(b, 0, l.size) != EntryCodec.Problem.NONE) {
+                        throw new CorruptionException("checksum mismatch", s.path, l.offset);
+                    }
+                    EntryCodec.Header h = EntryCodec.header(b, 0);
+                    byte[] k = EntryCodec.key(b, 0, h);
+                    if (!Arrays.equals(k, key) || h.revision() != l.revision) {
+                        throw new CorruptionException("entry does not match key directory", s.path, l.offset);
+                    }
+                    return new Entry(k, EntryCodec.value(b, 0, h), h.revision(), h.expiresAt());
+                } finally {
+                    s.release();
+                }
+            }
+            l = resolver.resolve(keyDir.head(key), atRevision);
+        }
+        if (l == null) return null;
+        throw new CaskadeException("could not read key after repeated moves: dir=" + dir);
+    }
+
+    /** Live keys starting with {@code prefix}, in key order, consistent at one revision. Close the stream. */
+    public Stream<Entry> scan(String prefix) {
+        return scan(Batch.utf8(prefix));
+    }
+
+    /** Live keys starting with {@code prefix}, in key order, consistent at one revision. Close the stream. */
+    public Stream<Entry> scan(byte[] prefix) {
+        return range(prefix, KeyDir.prefixEnd(prefix));
+    }
+
+    /** Live keys in [{@code from}, {@code to}) (null: open), in key order, at one revision. Close the stream. */
+    public Stream<Entry> range(String from, String to) {
+        return range(from == null ? null : Batch.utf8(from), to == null ? null : Batch.utf8(to));
+    }
+
+    /** Live keys in [{@code from}, {@code to}) (null: open), in key order, at one revision. Close the stream. */
+    public Stream<Entry> range(byte[] from, byte[] to) {
+        Snapshot s = snapshot();
+        return s.range(from, to).onClose(s::close);
+    }
+
+    /** A consistent, read-only view of the store at the current revision. Close it when done. */
+    public Snapshot snapshot() {
+        commitLock.lock();
+        try {
+            checkOpen();
+            long rev = revision;
+            List<Segment> held = new ArrayList<>();
+            for (Segment s : log.segments()) if (s.acquire()) held.add(s);
+            snapshots.merge(rev, 1, Integer::sum);
+            return new Snapshot(this, rev, held);
+        } finally {
+            commitLock.unlock();
+        }
+    }
+
+    void release(Snapshot s, List<Segment> held) {
+        snapshots.computeIfPresent(s.revision(), (k, n) -> n == 1 ? null : n - 1);
+        for (Segment seg : held) seg.release();
+        Map.Entry<Long, Integer> oldest = snapshots.firstEntry();
+        keyDir.trim(oldest == null ? Long.MAX_VALUE : oldest.getKey());
+        finishMergeRecords();
+    }
+
+    /** Entries of [from, to) at {@code rev}, read lazily. */
+    Stream<Entry> entriesAt(long rev, byte[] from, byte[] to) {
+        checkOpen();
+        long now = options.clock().millis();
+        Iterator<Map.Entry<byte[], Loc>> it = keyDir.range(from, to).entrySet().iterator();
+        Iterator<Entry> entries = new Iterator<>() {
+            Entry next;
+
+            @Override
+            public boolean hasNext() {
+                while (next == null && it.hasNext()) {
+                    Map.Entry<byte[], Loc> e = it.next();
+                    Loc l = KeyDir.at(e.getValue(), rev);
+                    if (l != null && !l.expiredAt(now)) next = read(e.getKey(), l, KeyDir::at, rev);
+                }
+                return next != null;
+            }
+
+            @Override
+            public Entry next() {
+                if (!hasNext()) throw new NoSuchElementException();
+                Entry e = next;
+                next = null;
+                return e;
+            }
+        };
+        return StreamSupport.stream(
+                Spliterators.spliteratorUnknownSize(entries, Spliterator.ORDERED | Spliterator.NONNULL), false);
+    }
+
+    Optional<Entry> getAt(byte[] key, long rev) {
+        checkOpen();
+        Loc l = KeyDir.at(keyDir.head(key), rev);
+        if (l == null || l.expiredAt(options.clock().millis())) return Optional.empty();
+        return Optional.ofNullable(read(key, l, KeyDir::at, rev));
+    }
+
+    // ---- change feed
+
+    /** Watches commits under {@code prefix} after {@code fromRevision}; see {@link Watch}. */
+    public Watch watch(String prefix, long fromRevision, Consumer<WatchEvent> listener) {
+        return watch(Batch.utf8(prefix), fromRevision, listener);
+    }
+
+    /**
+     * Watches commits under {@code prefix} with revision greater than {@code fromRevision}: first the
+     * history read back from the log, then live commits, in revision order, exactly once.
+     *
+     * @throws CompactedException when {@code fromRevision} is below {@link #compactedRevision()}
+     */
+    public Watch watch(byte[] prefix, long fromRevision, Consumer<WatchEvent> listener) {
+        checkOpen();
+        if (fromRevision < 0) throw new IllegalArgumentException("fromRevision must not be negative: " + fromRevision);
+        java.util.Objects.requireNonNull(listener, "listener");
+        Watch w = new Watch(hub, prefix, fromRevision, options.watchBuffer(), listener);
+        hub.register(w, this::replay, at -> {
+            if (fromRevision < compactedRevision) throw new CompactedException(fromRevision, compactedRevision);
+        });
+        return w;
+    }
+
+    /** Reads the commits in (from, to] touching {@code prefix} back from the data segments. */
+    private void replay(byte[] prefix, long from, long to, java.util.function.Predicate<WatchEvent.Commit> sink) {
+        List<Segment> held = new ArrayList<>();
+        List<Long> limits = new ArrayList<>();
+        commitLock.lock();
+        try {
+            for (Segment s : log.segments()) {
+                if (s.kind == Segment.Kind.DATA && s.acquire()) {
+                    held.add(s);
+                    limits.add(s.size());
+                }
+            }
+        } finally {
+            commitLock.unlock();
+        }
+        try {
+            for (int i = 0; i < held.size(); i++) {
+                Segment s = held.get(i);
+                if (i + 1 < held.size() && held.get(i + 1).base <= from) continue; // all of it is older
+                if (s.base >= to) break;
+                if (!new HistoryReader(s, limits.get(i), prefix, from, to).replay(sink)) return;
+            }
+        } finally {
+            for (Segment s : held) s.release();
+        }
+    }
+
+    // ---- TTL
+
+    /** One reaper pass: commits the deletion of every expired key as an EXPIRE change. Returns how many. */
+    int reapExpired() {
+        long now = options.clock().millis();
+        List<Op> ops = new ArrayList<>();
+        List<Batch.Expect> expects = new ArrayList<>();
+        commitLock.lock();
+        try {
+            if (closed) return 0;
+            for (Iterator<Expiry> it = expiries.iterator(); it.hasNext() && ops.size() < MAX_REAP; ) {
+                Expiry e = it.next();
+                if (e.at() > now) break;
+                it.remove();
+                Loc l = keyDir.current(e.key());
+                if (l != null && l.revision == e.revision() && l.expiresAt == e.at()) {
+                    ops.add(new Op(EntryCodec.EXPIRE, e.key(), new byte[0], 0));
+                }
+            }
+            if (ops.isEmpty()) return 0;
+            int bytes = 0;
+            for (Op op : ops) bytes += EntryCodec.size(op.key().length, 0);
+            checkWritable();
+            long rev = revision + 1;
+            long lsn = write(ops, rev, now, bytes);
+            revision = rev;
+            if (sync) {
+                commitLock.unlock();
+                try {
+                    log.awaitDurable(lsn);
+                } finally {
+                    commitLock.lock();
+                }
+            }
+            return ops.size();
+        } finally {
+            commitLock.unlock();
+        }
+    }
+
+    private void reapQuietly() {
+        quietly(() -> {
+            while (reapExpired() == MAX_REAP && !closed) {
+                // keep going while a pass was full
+            }
+        });
+    }
+
+    private void quietly(Runnable r) {
+        try {
+            r.run();
+        } catch (RuntimeException e) {
+            // background work retries on its next tick; foreground calls report the same failure
+        }
+    }
+
+    // ---- maintenance and introspection
+
+    /** The revision of the last commit; 0 for an empty store. */
+    public long revision() {
+        return revision;
+    }
+
+    /** History after this revision is complete: the smallest {@code fromRevision} a watch may use. */
+    public long compactedRevision() {
+        return compactedRevision;
+    }
+
+    /**
+     * Merges now: rewrites the live entries of the sealed segments that retention and watches no longer
+     * need, drops the rest and deletes the old files once no reader uses them. Returns true if it merged.
+     */
+    public boolean merge() {
+        checkOpen();
+        return Merge.run(this, true);
+    }
+
+    /** Checks every CRC, that hints match their segments and the key directory matches the log. */
+    public VerifyReport verify() {
+        checkOpen();
+        return Verifier.run(this);
+    }
+
+    /** What opening this store had to repair. */
+    public Recovery recovery() {
+        return recovery;
+    }
+
+    /** A summary of the store now. */
+    public Stats stats() {
+        checkOpen();
+        long live = 0;
+        long dead = 0;
+        for (Segment s : log.segments()) {
+            long used = s.size() - Segment.HEADER;
+            long d = Math.min(used, s.deadBytes.get());
+            dead += d;
+            live += used - d;
+        }
+        return new Stats(revision, keyDir.keys(), log.segments().size(), log.diskBytes(), live, dead, compactedRevision,
+                keyDir.heapBytes(), hub.size(), snapshots.values().stream().mapToInt(Integer::intValue).sum(),
+                merges.get(), options.durability().toString());
+    }
+
+    /** The store's directory. */
+    public Path directory() {
+        return dir;
+    }
+
+    /** The options it was opened with. */
+    public CaskadeOptions options() {
+        return options;
+    }
+
+    /** Oldest revision still needed by some watch (Long.MAX_VALUE when none). */
+    long oldestWatchPin() {
+        return hub.oldestPin();
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    void finishMergeRecords() {
+        synchronized (pendingRecordCleanups) {
+            pendingRecordCleanups.removeIf(java.util.function.BooleanSupplier::getAsBoolean);
+        }
+    }
+
+    /**
+     * Closes the store: stops background work, fsyncs, writes the hint of the active segment, ends every
+     * watch with {@link WatchEvent.Reason#STORE_CLOSED} and releases the lock. Idempotent.
+     */
+    @Override
+    public void close() {
+        commitLock.lock();
+        try {
+            if (closed) return;
+            closed = true;
+        } finally {
+            commitLock.unlock();
+        }
+        maintenance.shutdownNow();
+        try {
+            maintenance.awaitTermination(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        mergeLock.lock();
+        try {
+            IOException failure = null;
+            try {
+                if (log.failure() == null) log.syncNow(); // in-flight SYNC commits finish and are published
+                log.closeWithHint();
+            } catch (IOException | FatalException e) {
+                failure = e instanceof IOException io ? io : new IOException(e);
+            }
+            if (failure == null) publishDurable(Long.MAX_VALUE);
+            hub.closeAll(WatchEvent.Reason.STORE_CLOSED);
+            finishMergeRecords();
+            log.closeFiles();
+            lock.close();
+            if (failure != null) throw new UncheckedIOException("close failed: dir=" + dir, failure);
+        } finally {
+            mergeLock.unlock();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Caskade[" + dir + ", revision=" + revision + "]";
+    }
+
+}

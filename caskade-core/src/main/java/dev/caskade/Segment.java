@@ -1,0 +1,262 @@
+package dev.caskade;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.zip.CRC32C;
+
+/**
+ * One log file. Only the active segment is ever written; once sealed it is read through a read-only
+ * mapping. Reference counted: the store holds one reference, and readers, snapshots and history readers
+ * take one while they use the file, so merge can retire it and the file goes away only when the last
+ * user lets go.
+ *
+ * <pre>
+ * Segment header, 32 bytes, little-endian:
+ *  0  4  magic "CSKD"
+ *  4  u16 version (1)
+ *  6  u16 kind: 0 data (written by commits, in revision order), 1 merged (written by merge)
+ *  8  u64 id: orders segments and names the file
+ * 16  u64 base: data: the last revision before this segment began (revisions never go back, even after
+ *             merge dropped every entry that carried them); merged: the revision it compacts up to
+ * 24  u32 reserved (0)
+ * 28  u32 crc32c of bytes [0, 28)
+ * </pre>
+ */
+final class Segment {
+    static final int HEADER = 32;
+    static final int MAGIC = 0x444b5343; // "CSKD" read little-endian
+    static final short VERSION = 1;
+
+    enum Kind {
+        DATA,
+        MERGED
+    }
+
+    final long id;
+    final Kind kind;
+    final long base;
+    final Path path;
+    private final FileChannel channel;
+    private volatile MappedByteBuffer map;
+    /** Bytes written, header included: every entry below it is whole. */
+    private volatile long size;
+    /** Bytes of entries no key points to any more. */
+    final AtomicLong deadBytes = new AtomicLong();
+    /** Highest revision and newest commit time in the segment, for retention. */
+    volatile long maxRevision;
+
+    volatile long maxTimestamp;
+    private final AtomicInteger refs = new AtomicInteger(1);
+    private volatile boolean retired;
+
+    private Segment(long id, Kind kind, long base, Path path, FileChannel channel, long size) {
+        this.id = id;
+        this.kind = kind;
+        this.base = base;
+        this.path = path;
+        this.channel = channel;
+        this.size = size;
+        this.maxRevision = base;
+    }
+
+    static String fileName(long id) {
+        return String.format("%020d.seg", id);
+    }
+
+    static Path hintPath(Path segmentPath) {
+        String n = segmentPath.getFileName().toString();
+        return segmentPath.resolveSibling(n.substring(0, n.length() - 4) + ".hint");
+    }
+
+    /** Creates a new, empty segment file with its header, fsynced. */
+    static Segment create(Path dir, long id, Kind kind, long base, String suffix) throws IOException {
+        Path p = dir.resolve(fileName(id) + suffix);
+        FileChannel ch = FileChannel.open(
+                p, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        try {
+            ByteBuffer h = header(id, kind, base);
+            while (h.hasRemaining()) ch.write(h, h.position());
+            ch.force(true);
+        } catch (IOException e) {
+            ch.close();
+            throw e;
+        }
+        return new Segment(id, kind, base, p, ch, HEADER);
+    }
+
+    static ByteBuffer header(long id, Kind kind, long base) {
+        ByteBuffer h = ByteBuffer.allocate(HEADER).order(ByteOrder.LITTLE_ENDIAN);
+        h.putInt(MAGIC).putShort(VERSION).putShort((short) kind.ordinal()).putLong(id).putLong(base).putInt(0);
+        CRC32C crc = new CRC32C();
+        crc.update(h.array(), 0, 28);
+        h.putInt((int) crc.getValue());
+        return h.flip();
+    }
+
+    /**
+     * Opens an existing segment and checks its header. A file too short for a header, or whose header is
+     * damaged, throws {@link CorruptionException} at offset 0.
+     */
+    static Segment open(Path p) throws IOException {
+        FileChannel ch = FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        try {
+            long len = ch.size();
+            ByteBuffer h = ByteBuffer.allocate(HEADER).order(ByteOrder.LITTLE_ENDIAN);
+            if (len < HEADER) throw new CorruptionException("segment header missing", p, 0);
+            while (h.hasRemaining()) {
+                if (ch.read(h, h.position()) < 0) break;
+            }
+            CRC32C crc = new CRC32C();
+            crc.update(h.array(), 0, 28);
+            if (h.getInt(0) != MAGIC || h.getShort(4) != VERSION || h.getInt(28) != (int) crc.getValue()) {
+                throw new CorruptionException("segment header damaged", p, 0);
+            }
+            int kind = h.getShort(6);
+            if (kind < 0 || kind > 1) throw new CorruptionException("segment kind unknown", p, 6);
+            return new Segment(h.getLong(8), Kind.values()[kind], h.getLong(16), p, ch, len);
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+    }
+
+    long size() {
+        return size;
+    }
+
+    boolean sealed() {
+        return map != null;
+    }
+
+    /** Appends bytes at the end; the caller serialises writers. On failure the tail is cut back. */
+    void append(ByteBuffer bytes) throws IOException {
+        long pos = size;
+        try {
+            while (bytes.hasRemaining()) pos += channel.write(bytes, pos);
+        } catch (IOException e) {
+            try {
+                channel.truncate(size);
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+        size = pos;
+    }
+
+    /** Cuts the file back to {@code newSize} (torn tail on open). */
+    void truncate(long newSize) throws IOException {
+        channel.truncate(newSize);
+        channel.force(true);
+        size = newSize;
+    }
+
+    void force() throws IOException {
+        channel.force(false);
+    }
+
+    /** Makes the segment read-only and maps it for reads without a system call. */
+    void seal() throws IOException {
+        channel.force(false);
+        map = channel.map(FileChannel.MapMode.READ_ONLY, 0, size);
+    }
+
+    /**
+     * The bytes of [0, limit) for sequential reading: the mapping when sealed, else a fresh read. The
+     * buffer's position is meaningless; use absolute gets.
+     */
+    ByteBuffer bytes(long limit) {
+        MappedByteBuffer m = map;
+        if (m != null) return m.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        try {
+            ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(limit)).order(ByteOrder.LITTLE_ENDIAN);
+            while (b.hasRemaining()) {
+                if (channel.read(b, b.position()) < 0) break;
+            }
+            return b.clear();
+        } catch (IOException e) {
+            throw new UncheckedIOException("read failed: " + path, e);
+        }
+    }
+
+    /** Reads {@code len} bytes at {@code offset} into a new buffer. */
+    ByteBuffer read(long offset, int len) {
+        MappedByteBuffer m = map;
+        ByteBuffer b = ByteBuffer.allocate(len).order(ByteOrder.LITTLE_ENDIAN);
+        if (m != null && offset + len <= m.capacity()) {
+            m.get(Math.toIntExact(offset), b.array(), 0, len);
+            return b;
+        }
+        try {
+            while (b.hasRemaining()) {
+                if (channel.read(b, offset + b.position()) < 0) {
+                    throw new CorruptionException("entry extends past end of file", path, offset);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("read failed: " + path + " offset=" + offset, e);
+        }
+        return b.clear();
+    }
+
+    /** Takes a reference; false when the segment is already gone. */
+    boolean acquire() {
+        for (; ; ) {
+            int r = refs.get();
+            if (r <= 0) return false;
+            if (refs.compareAndSet(r, r + 1)) return true;
+        }
+    }
+
+    /** Drops a reference; the last one closes the file (and deletes it when retired). */
+    void release() {
+        if (refs.decrementAndGet() == 0) {
+            closeQuietly();
+            if (retired) {
+                try {
+                    Files.deleteIfExists(path);
+                    Files.deleteIfExists(hintPath(path));
+                } catch (IOException ignored) {
+                    // a leftover file is harmless: the merge record deletes it on next open
+                }
+            }
+        }
+    }
+
+    boolean retired() {
+        return retired;
+    }
+
+    /** Marks the segment superseded by merge and drops the store's reference. */
+    void retire() {
+        retired = true;
+        release();
+    }
+
+    boolean gone() {
+        return refs.get() <= 0;
+    }
+
+    void closeQuietly() {
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // closing a read-mostly file cannot lose data
+        }
+        map = null;
+    }
+
+    @Override
+    public String toString() {
+        return "segment " + id + " (" + kind + ", " + size + " bytes)";
+    }
+}

@@ -1,0 +1,66 @@
+package dev.caskade;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Stream;
+
+/**
+ * A consistent, read-only view of a store at one revision, taken by {@link Caskade#snapshot()}. Writes
+ * after it are invisible to it; merge does not disturb it. While it is open the store keeps the old
+ * versions and files it needs, so close it when done. Thread-safe.
+ */
+public final class Snapshot implements AutoCloseable {
+    private final Caskade db;
+    private final long revision;
+    private final List<Segment> held;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    Snapshot(Caskade db, long revision, List<Segment> held) {
+        this.db = db;
+        this.revision = revision;
+        this.held = held;
+    }
+
+    /** The revision this view shows: every commit up to it, none after. */
+    public long revision() {
+        return revision;
+    }
+
+    /** The value of {@code key} at this snapshot's revision. */
+    public Optional<Entry> get(String key) {
+        return get(Batch.utf8(key));
+    }
+
+    /** The value of {@code key} at this snapshot's revision. */
+    public Optional<Entry> get(byte[] key) {
+        checkOpen();
+        return db.getAt(key, revision);
+    }
+
+    /** Keys starting with {@code prefix} at this revision, in key order. */
+    public Stream<Entry> scan(String prefix) {
+        return scan(Batch.utf8(prefix));
+    }
+
+    /** Keys starting with {@code prefix} at this revision, in key order. */
+    public Stream<Entry> scan(byte[] prefix) {
+        return range(prefix, KeyDir.prefixEnd(prefix));
+    }
+
+    /** Keys in [{@code from}, {@code to}) at this revision (null: open), in key order. */
+    public Stream<Entry> range(byte[] from, byte[] to) {
+        checkOpen();
+        return db.entriesAt(revision, from, to);
+    }
+
+    private void checkOpen() {
+        if (closed.get()) throw new IllegalStateException("snapshot is closed");
+    }
+
+    /** Releases the old versions and files this view kept alive. Idempotent. */
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) db.release(this, held);
+    }
+}
