@@ -39,6 +39,8 @@ final class Log {
     private boolean syncing;
     private volatile Throwable failure;
     private final LongConsumer onDurable;
+    /** A failpoint for tests: the next fsync fails with this instead of running. */
+    private volatile IOException nextSyncFailure;
     private final ExecutorService background;
 
     Log(Path dir, CaskadeOptions options, List<Segment> segments, Segment active, long nextId, LongConsumer onDurable) {
@@ -174,6 +176,11 @@ final class Log {
                 syncLock.unlock();
                 Throwable err = null;
                 try {
+                    IOException injected = nextSyncFailure;
+                    if (injected != null) {
+                        nextSyncFailure = null;
+                        throw injected;
+                    }
                     seg.force();
                 } catch (IOException | RuntimeException e) {
                     err = e;
@@ -203,6 +210,10 @@ final class Log {
     void syncNow() {
         long target = writtenLsn;
         awaitDurable(target);
+    }
+
+    void failNextSync(IOException e) {
+        nextSyncFailure = e;
     }
 
     FatalException fatal() {

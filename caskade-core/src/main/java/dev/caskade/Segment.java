@@ -5,6 +5,7 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -45,7 +46,8 @@ final class Segment {
     final Kind kind;
     final long base;
     final Path path;
-    private final FileChannel channel;
+    private volatile FileChannel channel;
+    private volatile boolean closed;
     private volatile MappedByteBuffer map;
     /** Bytes written, header included: every entry below it is whole. */
     private volatile long size;
@@ -139,18 +141,44 @@ final class Segment {
 
     /** Appends bytes at the end; the caller serialises writers. On failure the tail is cut back. */
     void append(ByteBuffer bytes) throws IOException {
-        long pos = size;
+        long start = size;
+        int from = bytes.position();
+        boolean interrupted = false;
         try {
-            while (bytes.hasRemaining()) pos += channel.write(bytes, pos);
+            for (int attempt = 0; ; attempt++) {
+                try {
+                    long pos = start + (bytes.position() - from);
+                    while (bytes.hasRemaining()) pos += channel.write(bytes, pos);
+                    size = pos;
+                    return;
+                } catch (ClosedChannelException e) {
+                    // positional writes are idempotent: reopen and write the rest again
+                    interrupted |= Thread.interrupted();
+                    if (attempt >= 3) throw e;
+                    reopen(e);
+                }
+            }
         } catch (IOException e) {
             try {
-                channel.truncate(size);
+                channel.truncate(start);
             } catch (IOException suppressed) {
                 e.addSuppressed(suppressed);
             }
             throw e;
+        } finally {
+            if (interrupted) Thread.currentThread().interrupt();
         }
-        size = pos;
+    }
+
+    /**
+     * An interrupt of any thread inside a FileChannel call closes the channel for every thread (NIO's
+     * rule). A database must not die because a caller's thread was interrupted, so I/O that finds the
+     * channel closed under it reopens it and retries, unless the segment itself was closed.
+     */
+    private synchronized void reopen(ClosedChannelException cause) throws IOException {
+        if (closed) throw cause;
+        if (channel.isOpen()) return;
+        channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
     }
 
     /** Cuts the file back to {@code newSize} (torn tail on open). */
@@ -161,12 +189,26 @@ final class Segment {
     }
 
     void force() throws IOException {
-        channel.force(false);
+        boolean interrupted = false;
+        try {
+            for (int attempt = 0; ; attempt++) {
+                try {
+                    channel.force(false);
+                    return;
+                } catch (ClosedChannelException e) {
+                    interrupted |= Thread.interrupted();
+                    if (attempt >= 3) throw e;
+                    reopen(e);
+                }
+            }
+        } finally {
+            if (interrupted) Thread.currentThread().interrupt();
+        }
     }
 
     /** Makes the segment read-only and maps it for reads without a system call. */
     void seal() throws IOException {
-        channel.force(false);
+        force();
         map = channel.map(FileChannel.MapMode.READ_ONLY, 0, size);
     }
 
@@ -177,15 +219,9 @@ final class Segment {
     ByteBuffer bytes(long limit) {
         MappedByteBuffer m = map;
         if (m != null) return m.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        try {
-            ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(limit)).order(ByteOrder.LITTLE_ENDIAN);
-            while (b.hasRemaining()) {
-                if (channel.read(b, b.position()) < 0) break;
-            }
-            return b.clear();
-        } catch (IOException e) {
-            throw new UncheckedIOException("read failed: " + path, e);
-        }
+        ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(limit)).order(ByteOrder.LITTLE_ENDIAN);
+        readFully(b, 0);
+        return b.clear();
     }
 
     /** Reads {@code len} bytes at {@code offset} into a new buffer. */
@@ -196,16 +232,31 @@ final class Segment {
             m.get(Math.toIntExact(offset), b.array(), 0, len);
             return b;
         }
+        if (!readFully(b, offset)) throw new CorruptionException("entry extends past end of file", path, offset);
+        return b.clear();
+    }
+
+    /** Positional read into the whole of {@code b}; false at end of file. Survives interrupts. */
+    private boolean readFully(ByteBuffer b, long offset) {
+        boolean interrupted = false;
         try {
-            while (b.hasRemaining()) {
-                if (channel.read(b, offset + b.position()) < 0) {
-                    throw new CorruptionException("entry extends past end of file", path, offset);
+            for (int attempt = 0; ; attempt++) {
+                try {
+                    while (b.hasRemaining()) {
+                        if (channel.read(b, offset + b.position()) < 0) return false;
+                    }
+                    return true;
+                } catch (ClosedChannelException e) {
+                    interrupted |= Thread.interrupted();
+                    if (attempt >= 3) throw new UncheckedIOException("read failed: " + path + " offset=" + offset, e);
+                    reopen(e);
                 }
             }
         } catch (IOException e) {
             throw new UncheckedIOException("read failed: " + path + " offset=" + offset, e);
+        } finally {
+            if (interrupted) Thread.currentThread().interrupt();
         }
-        return b.clear();
     }
 
     /** Takes a reference; false when the segment is already gone. */
@@ -247,6 +298,7 @@ final class Segment {
     }
 
     void closeQuietly() {
+        closed = true;
         try {
             channel.close();
         } catch (IOException ignored) {

@@ -95,6 +95,8 @@ public final class Watch implements AutoCloseable {
             end(endReason);
         } catch (InterruptedException e) {
             end(endReason == null ? WatchEvent.Reason.CLOSED : endReason);
+        } catch (CompactedException e) {
+            end(WatchEvent.Reason.FAILED);
         } catch (RuntimeException | Error e) {
             end(WatchEvent.Reason.FAILED);
         }
@@ -128,13 +130,18 @@ public final class Watch implements AutoCloseable {
         return key.length >= prefix.length && Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length);
     }
 
-    void stop(WatchEvent.Reason reason) {
+    /** Asks the watch to end without waiting for it. */
+    void signal(WatchEvent.Reason reason) {
         if (endReason == null) endReason = reason;
+    }
+
+    void stop(WatchEvent.Reason reason) {
+        signal(reason);
         Thread t = thread;
         if (t == null) {
             end(reason);
         } else if (t != Thread.currentThread()) {
-            t.interrupt();
+            // no interrupt: an interrupt inside a FileChannel read would close the segment for everyone
             try {
                 t.join(2_000);
             } catch (InterruptedException e) {

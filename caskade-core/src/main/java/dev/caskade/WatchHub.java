@@ -80,6 +80,7 @@ final class WatchHub {
     }
 
     void closeAll(WatchEvent.Reason reason) {
+        for (Watch w : watches) w.signal(reason);
         for (Watch w : watches) w.stop(reason);
     }
 }
