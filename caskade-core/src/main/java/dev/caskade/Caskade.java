@@ -105,8 +105,8 @@ public final class Caskade implements AutoCloseable {
         }
         for (Iterator<Map.Entry<byte[], Loc>> it = keyDir.entries(); it.hasNext(); ) {
             Map.Entry<byte[], Loc> e = it.next();
-            if (e.getValue().expiresAt != 0) {
-                expiries.add(new Expiry(e.getValue().expiresAt, e.getValue().revision, e.getKey()));
+            if (e.getValue().expiresAt() != 0) {
+                expiries.add(new Expiry(e.getValue().expiresAt(), e.getValue().revision, e.getKey()));
             }
         }
         this.maintenance = Executors.newScheduledThreadPool(2, r -> {
@@ -339,7 +339,7 @@ public final class Caskade implements AutoCloseable {
         long offset = start;
         for (Op op : ops) {
             int size = EntryCodec.size(op.key().length, op.value().length);
-            Loc loc = new Loc(seg, (int) offset, size, rev, op.expiresAt(), op.type());
+            Loc loc = Loc.of(seg, (int) offset, size, rev, op.expiresAt(), op.type());
             if (op.type() == EntryCodec.PUT) {
                 keyDir.put(op.key(), loc, keepPrev);
                 if (op.expiresAt() != 0) expiries.add(new Expiry(op.expiresAt(), rev, op.key()));
@@ -598,7 +598,7 @@ public final class Caskade implements AutoCloseable {
                 if (e.at() > now) break;
                 it.remove();
                 Loc l = keyDir.current(e.key());
-                if (l != null && l.revision == e.revision() && l.expiresAt == e.at()) {
+                if (l != null && l.revision == e.revision() && l.expiresAt() == e.at()) {
                     ops.add(new Op(EntryCodec.EXPIRE, e.key(), new byte[0], 0));
                 }
             }

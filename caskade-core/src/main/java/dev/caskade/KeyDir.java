@@ -18,8 +18,11 @@ import java.util.concurrent.ConcurrentSkipListMap;
  * that needed the old versions are closed.
  */
 final class KeyDir {
-    /** Heap bytes per key besides the key bytes: skip-list node and index share, key array header, Loc. */
-    static final int OVERHEAD_PER_KEY = 24 + 12 + 16 + 48;
+    /**
+     * Heap bytes per key besides the key bytes, for a put without TTL: skip-list node (24), its share of
+     * index nodes (about 12), the key array's header (16) and the {@link Loc} (32).
+     */
+    static final int OVERHEAD_PER_KEY = 24 + 12 + 16 + 32;
 
     private final ConcurrentSkipListMap<byte[], Loc> map = new ConcurrentSkipListMap<>(Arrays::compareUnsigned);
     private final Queue<byte[]> chained = new ConcurrentLinkedQueue<>();
@@ -48,7 +51,7 @@ final class KeyDir {
     /** The version a snapshot at {@code revision} sees, or null when the key did not exist then. */
     static Loc at(Loc head, long revision) {
         Loc l = head;
-        while (l != null && l.revision > revision) l = l.prev;
+        while (l != null && l.revision > revision) l = l.prev();
         return l != null && l.isPut() ? l : null;
     }
 
@@ -56,7 +59,7 @@ final class KeyDir {
     void put(byte[] key, Loc loc, boolean keepPrev) {
         Loc old = map.get(key);
         if (keepPrev && old != null) {
-            loc.prev = old;
+            loc = loc.withPrev(old);
             chained.add(key);
         }
         map.put(key, loc);
@@ -77,8 +80,7 @@ final class KeyDir {
         keys--;
         keyBytes -= key.length;
         if (keepPrev) {
-            tombstone.prev = old;
-            map.put(key, tombstone);
+            map.put(key, tombstone.withPrev(old));
             chained.add(key);
         } else {
             map.remove(key);
@@ -102,8 +104,8 @@ final class KeyDir {
             Loc head = map.get(key);
             if (head == null) continue;
             Loc keep = head;
-            while (keep.revision > oldestSnapshot && keep.prev != null) keep = keep.prev;
-            keep.prev = null;
+            while (keep.revision > oldestSnapshot && keep.prev() != null) keep = keep.prev();
+            if (keep instanceof Loc.Full f) f.dropPrev();
             if (keep == head && !head.isPut()) {
                 map.remove(key, head);
             } else if (keep != head) {

@@ -91,7 +91,7 @@ final class LogReader {
             HintFile.Hints hints = HintFile.read(Segment.hintPath(s.path), s.id, s.size());
             if (hints != null) {
                 for (HintFile.Item it : hints.items()) {
-                    keyDir.load(it.key(), new Loc(s, it.offset(), it.size(), it.revision(), it.expiresAt(), it.type()));
+                    keyDir.load(it.key(), Loc.of(s, it.offset(), it.size(), it.revision(), it.expiresAt(), it.type()));
                     s.maxRevision = Math.max(s.maxRevision, it.revision());
                 }
                 s.maxTimestamp = hints.maxTimestamp();
@@ -169,7 +169,7 @@ final class LogReader {
                 continue;
             }
             groupKeys.add(EntryCodec.key(b, pos, h));
-            groupLocs.add(new Loc(s, pos, h.size(), h.revision(), h.expiresAt(), h.type()));
+            groupLocs.add(Loc.of(s, pos, h.size(), h.revision(), h.expiresAt(), h.type()));
             lastRevision = h.revision();
             s.maxRevision = Math.max(s.maxRevision, h.revision());
             s.maxTimestamp = Math.max(s.maxTimestamp, h.timestamp());
