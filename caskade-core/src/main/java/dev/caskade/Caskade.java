@@ -65,6 +65,8 @@ public final class Caskade implements AutoCloseable {
     /** Open snapshots by revision, with their count: decides whether writes keep old versions. */
     private final ConcurrentSkipListMap<Long, Integer> snapshots = new ConcurrentSkipListMap<>();
 
+    final Set<Snapshot> openSnapshots = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     private final TreeSet<Expiry> expiries = new TreeSet<>();
     private final ScheduledExecutorService maintenance;
     private ByteBuffer encodeBuffer = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
@@ -481,13 +483,16 @@ public final class Caskade implements AutoCloseable {
             List<Segment> held = new ArrayList<>();
             for (Segment s : log.segments()) if (s.acquire()) held.add(s);
             snapshots.merge(rev, 1, Integer::sum);
-            return new Snapshot(this, rev, held);
+            Snapshot snap = new Snapshot(this, rev, held);
+            openSnapshots.add(snap);
+            return snap;
         } finally {
             commitLock.unlock();
         }
     }
 
     void release(Snapshot s, List<Segment> held) {
+        openSnapshots.remove(s);
         snapshots.computeIfPresent(s.revision(), (k, n) -> n == 1 ? null : n - 1);
         for (Segment seg : held) seg.release();
         Map.Entry<Long, Integer> oldest = snapshots.firstEntry();

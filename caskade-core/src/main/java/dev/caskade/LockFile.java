@@ -8,6 +8,8 @@ import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The single-writer guard: an OS lock on {@code DIR/LOCK}, which holds the owner's pid so that the
@@ -15,15 +17,35 @@ import java.nio.file.StandardOpenOption;
  * blocks anyone.
  */
 final class LockFile implements AutoCloseable {
+    /**
+     * Directories this process holds. Checked before the lock file is even opened: POSIX drops all of a
+     * process's locks on a file when any descriptor of it is closed, so a refused second opener in the
+     * same process must never open and close the file.
+     */
+    private static final Set<Path> HELD = ConcurrentHashMap.newKeySet();
+
+    private final Path key;
     private final FileChannel channel;
     private final FileLock lock;
 
-    private LockFile(FileChannel channel, FileLock lock) {
+    private LockFile(Path key, FileChannel channel, FileLock lock) {
+        this.key = key;
         this.channel = channel;
         this.lock = lock;
     }
 
     static LockFile acquire(Path dir) throws IOException {
+        Path key = dir.toRealPath();
+        if (!HELD.add(key)) throw new LockedException(dir, ProcessHandle.current().pid());
+        try {
+            return lock(dir, key);
+        } catch (IOException | RuntimeException e) {
+            HELD.remove(key);
+            throw e;
+        }
+    }
+
+    private static LockFile lock(Path dir, Path key) throws IOException {
         FileChannel ch = FileChannel.open(dir.resolve("LOCK"), StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
         FileLock l;
         try {
@@ -39,7 +61,7 @@ final class LockFile implements AutoCloseable {
         ch.truncate(0);
         ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)), 0);
         ch.force(false);
-        return new LockFile(ch, l);
+        return new LockFile(key, ch, l);
     }
 
     private static long holder(FileChannel ch) {
@@ -59,6 +81,8 @@ final class LockFile implements AutoCloseable {
             channel.close();
         } catch (IOException ignored) {
             // the OS releases the lock with the file anyway
+        } finally {
+            HELD.remove(key);
         }
     }
 }

@@ -199,6 +199,7 @@ final class Merge {
         db.commitLock.lock();
         try {
             db.log.replace(inputs, outputs);
+            for (Snapshot s : db.openSnapshots) s.hold(outputs);
         } finally {
             db.commitLock.unlock();
         }

@@ -58,9 +58,21 @@ public final class Snapshot implements AutoCloseable {
         if (closed.get()) throw new IllegalStateException("snapshot is closed");
     }
 
+    /**
+     * Keeps merge outputs alive for this view too: versions it needs may have been moved into them, and a
+     * later merge may retire them while it is still open.
+     */
+    synchronized void hold(List<Segment> outputs) {
+        if (closed.get()) return;
+        for (Segment s : outputs) if (s.acquire()) held.add(s);
+    }
+
     /** Releases the old versions and files this view kept alive. Idempotent. */
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true)) db.release(this, held);
+        synchronized (this) {
+            if (!closed.compareAndSet(false, true)) return;
+        }
+        db.release(this, held);
     }
 }
