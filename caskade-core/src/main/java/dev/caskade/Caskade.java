@@ -86,6 +86,13 @@ public final class Caskade implements AutoCloseable {
         }
     }
 
+    /** What kind of call a commit serves: it decides what a no-op or a conflict returns. */
+    private enum Mode {
+        WRITE,
+        DELETE,
+        CAS
+    }
+
     /** One operation of a commit, as written to the log. */
     private record Op(byte type, byte[] key, byte[] value, long expiresAt) {}
 
@@ -122,7 +129,8 @@ public final class Caskade implements AutoCloseable {
         }
         if (options.mergeCheckInterval().toMillis() > 0) {
             long ms = options.mergeCheckInterval().toMillis();
-            maintenance.scheduleWithFixedDelay(() -> quietly(() -> Merge.run(this, false)), ms, ms, TimeUnit.MILLISECONDS);
+            maintenance.scheduleWithFixedDelay(
+                    () -> quietly(() -> Merge.run(this, false)), ms, ms, TimeUnit.MILLISECONDS);
         }
         if (options.durability() instanceof Durability.Interval(Duration period)) {
             long ms = Math.max(1, period.toMillis());
@@ -181,7 +189,7 @@ public final class Caskade implements AutoCloseable {
 
     /** Writes {@code key}; returns the commit's revision. */
     public long put(byte[] key, byte[] value) {
-        return commit(List.of(new Op(EntryCodec.PUT, key.clone(), value.clone(), 0)), List.of(), false);
+        return commit(List.of(new Op(EntryCodec.PUT, key.clone(), value.clone(), 0)), List.of(), Mode.WRITE);
     }
 
     /** Writes {@code key} to expire after {@code ttl}; returns the commit's revision. */
@@ -193,7 +201,7 @@ public final class Caskade implements AutoCloseable {
     public long put(byte[] key, byte[] value, Duration ttl) {
         checkTtl(ttl);
         long at = expiry(ttl);
-        return commit(List.of(new Op(EntryCodec.PUT, key.clone(), value.clone(), at)), List.of(), false);
+        return commit(List.of(new Op(EntryCodec.PUT, key.clone(), value.clone(), at)), List.of(), Mode.WRITE);
     }
 
     /** Deletes {@code key}; returns the revision of the delete, or 0 when the key did not exist. */
@@ -203,7 +211,7 @@ public final class Caskade implements AutoCloseable {
 
     /** Deletes {@code key}; returns the revision of the delete, or 0 when the key did not exist. */
     public long delete(byte[] key) {
-        return commit(List.of(new Op(EntryCodec.DELETE, key.clone(), new byte[0], 0)), List.of(), false);
+        return commit(List.of(new Op(EntryCodec.DELETE, key.clone(), new byte[0], 0)), List.of(), Mode.DELETE);
     }
 
     /**
@@ -218,12 +226,18 @@ public final class Caskade implements AutoCloseable {
         List<Op> ops = new ArrayList<>(batch.size());
         long now = options.clock().millis();
         for (Batch.Op op : batch.ops()) {
-            ops.add(switch (op) {
-                case Batch.Put p -> new Op(EntryCodec.PUT, p.key(), p.value(), p.ttl() == null ? 0 : now + p.ttl().toMillis());
-                case Batch.Delete d -> new Op(EntryCodec.DELETE, d.key(), new byte[0], 0);
-            });
+            ops.add(
+                    switch (op) {
+                        case Batch.Put p ->
+                            new Op(
+                                    EntryCodec.PUT,
+                                    p.key(),
+                                    p.value(),
+                                    p.ttl() == null ? 0 : now + p.ttl().toMillis());
+                        case Batch.Delete d -> new Op(EntryCodec.DELETE, d.key(), new byte[0], 0);
+                    });
         }
-        return commit(ops, batch.expects(), false);
+        return commit(ops, batch.expects(), Mode.WRITE);
     }
 
     /**
@@ -241,9 +255,14 @@ public final class Caskade implements AutoCloseable {
      * @return true when written
      */
     public boolean compareAndSet(byte[] key, long expectedRevision, byte[] value) {
-        if (expectedRevision < 0) throw new IllegalArgumentException("expected revision must not be negative: " + expectedRevision);
+        if (expectedRevision < 0)
+            throw new IllegalArgumentException("expected revision must not be negative: " + expectedRevision);
         byte[] k = key.clone();
-        return commit(List.of(new Op(EntryCodec.PUT, k, value.clone(), 0)), List.of(new Batch.Expect(k, expectedRevision)), true) > 0;
+        return commit(
+                        List.of(new Op(EntryCodec.PUT, k, value.clone(), 0)),
+                        List.of(new Batch.Expect(k, expectedRevision)),
+                        Mode.CAS)
+                > 0;
     }
 
     /**
@@ -254,7 +273,7 @@ public final class Caskade implements AutoCloseable {
      * @return the new revision; 0 for a delete of an absent key or a failed CAS; {@link #revision()} for
      *     a batch that changed nothing
      */
-    private long commit(List<Op> ops, List<Batch.Expect> expects, boolean conflictAsZero) {
+    private long commit(List<Op> ops, List<Batch.Expect> expects, Mode mode) {
         int bytes = 0;
         for (Op op : ops) {
             checkLimits(op.key(), op.value());
@@ -269,14 +288,12 @@ public final class Caskade implements AutoCloseable {
             for (Batch.Expect e : expects) {
                 long actual = liveRevision(e.key(), now);
                 if (actual != e.revision()) {
-                    if (conflictAsZero) return 0;
+                    if (mode == Mode.CAS) return 0;
                     throw new ConflictException(e.key(), e.revision(), actual);
                 }
             }
             List<Op> effective = dropNoOps(ops, now);
-            if (effective.isEmpty()) {
-                return ops.size() == 1 && ops.get(0).type() == EntryCodec.DELETE ? 0 : revision;
-            }
+            if (effective.isEmpty()) return mode == Mode.DELETE ? 0 : revision;
             if (effective != ops) {
                 bytes = 0;
                 for (Op op : effective) bytes += EntryCodec.size(op.key().length, op.value().length);
@@ -316,7 +333,8 @@ public final class Caskade implements AutoCloseable {
     private long write(List<Op> ops, long rev, long now, int bytes) {
         ByteBuffer buf = encodeBuffer;
         if (buf.capacity() < bytes) {
-            buf = bytes <= (16 << 20) ? (encodeBuffer = ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN))
+            buf = bytes <= (16 << 20)
+                    ? (encodeBuffer = ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN))
                     : ByteBuffer.allocate(bytes).order(ByteOrder.LITTLE_ENDIAN);
         }
         buf.clear();
@@ -495,8 +513,13 @@ public final class Caskade implements AutoCloseable {
         openSnapshots.remove(s);
         snapshots.computeIfPresent(s.revision(), (k, n) -> n == 1 ? null : n - 1);
         for (Segment seg : held) seg.release();
-        Map.Entry<Long, Integer> oldest = snapshots.firstEntry();
-        keyDir.trim(oldest == null ? Long.MAX_VALUE : oldest.getKey());
+        commitLock.lock();
+        try {
+            Map.Entry<Long, Integer> oldest = snapshots.firstEntry();
+            keyDir.trim(oldest == null ? Long.MAX_VALUE : oldest.getKey());
+        } finally {
+            commitLock.unlock();
+        }
         finishMergeRecords();
     }
 
@@ -504,7 +527,7 @@ public final class Caskade implements AutoCloseable {
     Stream<Entry> entriesAt(long rev, byte[] from, byte[] to) {
         checkOpen();
         long now = options.clock().millis();
-        Iterator<Map.Entry<byte[], Loc>> it = keyDir.range(from, to).entrySet().iterator();
+        Iterator<Map.Entry<byte[], Loc>> it = keyDir.range(from, to);
         Iterator<Entry> entries = new Iterator<>() {
             Entry next;
 
@@ -687,9 +710,19 @@ public final class Caskade implements AutoCloseable {
             dead += d;
             live += used - d;
         }
-        return new Stats(revision, keyDir.keys(), log.segments().size(), log.diskBytes(), live, dead, compactedRevision,
-                keyDir.heapBytes(), hub.size(), snapshots.values().stream().mapToInt(Integer::intValue).sum(),
-                merges.get(), options.durability().toString());
+        return new Stats(
+                revision,
+                keyDir.keys(),
+                log.segments().size(),
+                log.diskBytes(),
+                live,
+                dead,
+                compactedRevision,
+                keyDir.heapBytes(),
+                hub.size(),
+                snapshots.values().stream().mapToInt(Integer::intValue).sum(),
+                merges.get(),
+                options.durability().toString());
     }
 
     /** The store's directory. */
@@ -702,9 +735,10 @@ public final class Caskade implements AutoCloseable {
         return options;
     }
 
-    /** Oldest revision still needed by some watch (Long.MAX_VALUE when none). */
-    long oldestWatchPin() {
-        return hub.oldestPin();
+    /** Oldest revision still needed by some watch or snapshot (Long.MAX_VALUE when none). */
+    long oldestPin() {
+        Map.Entry<Long, Integer> oldestSnapshot = snapshots.firstEntry();
+        return Math.min(hub.oldestPin(), oldestSnapshot == null ? Long.MAX_VALUE : oldestSnapshot.getKey());
     }
 
     boolean isClosed() {
@@ -760,5 +794,4 @@ public final class Caskade implements AutoCloseable {
     public String toString() {
         return "Caskade[" + dir + ", revision=" + revision + "]";
     }
-
 }

@@ -50,12 +50,18 @@ public record CaskadeOptions(
         Objects.requireNonNull(clock, "clock");
         Objects.requireNonNull(reapInterval, "reapInterval");
         require(!reapInterval.isNegative(), "reapInterval must not be negative: " + reapInterval);
-        require(segmentBytes >= 4096 && segmentBytes <= (1L << 31) - 1, "segmentBytes must be in [4096, 2^31-1]: " + segmentBytes);
+        require(
+                segmentBytes >= 4096 && segmentBytes <= (1L << 31) - 1,
+                "segmentBytes must be in [4096, 2^31-1]: " + segmentBytes);
         require(maxKeyBytes >= 1 && maxKeyBytes <= 16 << 20, "maxKeyBytes must be in [1, 16 MiB]: " + maxKeyBytes);
-        require(maxValueBytes >= 0 && maxValueBytes <= 1 << 30, "maxValueBytes must be in [0, 1 GiB]: " + maxValueBytes);
+        require(
+                maxValueBytes >= 0 && maxValueBytes <= 1 << 30,
+                "maxValueBytes must be in [0, 1 GiB]: " + maxValueBytes);
         require(!historyAge.isNegative(), "historyAge must not be negative: " + historyAge);
         require(historyBytes >= 0, "historyBytes must not be negative: " + historyBytes);
-        require(mergeFragmentation > 0 && mergeFragmentation <= 1, "mergeFragmentation must be in (0, 1]: " + mergeFragmentation);
+        require(
+                mergeFragmentation > 0 && mergeFragmentation <= 1,
+                "mergeFragmentation must be in (0, 1]: " + mergeFragmentation);
         require(mergeDeadBytes > 0, "mergeDeadBytes must be positive: " + mergeDeadBytes);
         require(mergeBytesPerSecond >= 0, "mergeBytesPerSecond must not be negative: " + mergeBytesPerSecond);
         require(!mergeCheckInterval.isNegative(), "mergeCheckInterval must not be negative: " + mergeCheckInterval);
@@ -92,55 +98,172 @@ public record CaskadeOptions(
 
     /** A copy with another durability. */
     public CaskadeOptions withDurability(Durability d) {
-        return new CaskadeOptions(d, segmentBytes, maxKeyBytes, maxValueBytes, historyAge, historyBytes,
-                mergeFragmentation, mergeDeadBytes, mergeBytesPerSecond, mergeCheckInterval, reapInterval, watchBuffer, repairing, clock);
+        return new CaskadeOptions(
+                d,
+                segmentBytes,
+                maxKeyBytes,
+                maxValueBytes,
+                historyAge,
+                historyBytes,
+                mergeFragmentation,
+                mergeDeadBytes,
+                mergeBytesPerSecond,
+                mergeCheckInterval,
+                reapInterval,
+                watchBuffer,
+                repairing,
+                clock);
     }
 
     /** A copy with another segment size. */
     public CaskadeOptions withSegmentBytes(long bytes) {
-        return new CaskadeOptions(durability, bytes, maxKeyBytes, maxValueBytes, historyAge, historyBytes,
-                mergeFragmentation, mergeDeadBytes, mergeBytesPerSecond, mergeCheckInterval, reapInterval, watchBuffer, repairing, clock);
+        return new CaskadeOptions(
+                durability,
+                bytes,
+                maxKeyBytes,
+                maxValueBytes,
+                historyAge,
+                historyBytes,
+                mergeFragmentation,
+                mergeDeadBytes,
+                mergeBytesPerSecond,
+                mergeCheckInterval,
+                reapInterval,
+                watchBuffer,
+                repairing,
+                clock);
     }
 
     /** A copy with other key and value limits. */
     public CaskadeOptions withLimits(int keyBytes, int valueBytes) {
-        return new CaskadeOptions(durability, segmentBytes, keyBytes, valueBytes, historyAge, historyBytes,
-                mergeFragmentation, mergeDeadBytes, mergeBytesPerSecond, mergeCheckInterval, reapInterval, watchBuffer, repairing, clock);
+        return new CaskadeOptions(
+                durability,
+                segmentBytes,
+                keyBytes,
+                valueBytes,
+                historyAge,
+                historyBytes,
+                mergeFragmentation,
+                mergeDeadBytes,
+                mergeBytesPerSecond,
+                mergeCheckInterval,
+                reapInterval,
+                watchBuffer,
+                repairing,
+                clock);
     }
 
     /** A copy with another history retention. */
     public CaskadeOptions withHistory(Duration age, long bytes) {
-        return new CaskadeOptions(durability, segmentBytes, maxKeyBytes, maxValueBytes, age, bytes,
-                mergeFragmentation, mergeDeadBytes, mergeBytesPerSecond, mergeCheckInterval, reapInterval, watchBuffer, repairing, clock);
+        return new CaskadeOptions(
+                durability,
+                segmentBytes,
+                maxKeyBytes,
+                maxValueBytes,
+                age,
+                bytes,
+                mergeFragmentation,
+                mergeDeadBytes,
+                mergeBytesPerSecond,
+                mergeCheckInterval,
+                reapInterval,
+                watchBuffer,
+                repairing,
+                clock);
     }
 
     /** A copy with other merge triggers. */
     public CaskadeOptions withMerge(double fragmentation, long deadBytes, long bytesPerSecond, Duration checkInterval) {
-        return new CaskadeOptions(durability, segmentBytes, maxKeyBytes, maxValueBytes, historyAge, historyBytes,
-                fragmentation, deadBytes, bytesPerSecond, checkInterval, reapInterval, watchBuffer, repairing, clock);
+        return new CaskadeOptions(
+                durability,
+                segmentBytes,
+                maxKeyBytes,
+                maxValueBytes,
+                historyAge,
+                historyBytes,
+                fragmentation,
+                deadBytes,
+                bytesPerSecond,
+                checkInterval,
+                reapInterval,
+                watchBuffer,
+                repairing,
+                clock);
     }
 
     /** A copy with another reaper interval; {@link Duration#ZERO} turns background reaping off. */
     public CaskadeOptions withReapInterval(Duration interval) {
-        return new CaskadeOptions(durability, segmentBytes, maxKeyBytes, maxValueBytes, historyAge, historyBytes,
-                mergeFragmentation, mergeDeadBytes, mergeBytesPerSecond, mergeCheckInterval, interval, watchBuffer, repairing, clock);
+        return new CaskadeOptions(
+                durability,
+                segmentBytes,
+                maxKeyBytes,
+                maxValueBytes,
+                historyAge,
+                historyBytes,
+                mergeFragmentation,
+                mergeDeadBytes,
+                mergeBytesPerSecond,
+                mergeCheckInterval,
+                interval,
+                watchBuffer,
+                repairing,
+                clock);
     }
 
     /** A copy with another watch buffer size. */
     public CaskadeOptions withWatchBuffer(int events) {
-        return new CaskadeOptions(durability, segmentBytes, maxKeyBytes, maxValueBytes, historyAge, historyBytes,
-                mergeFragmentation, mergeDeadBytes, mergeBytesPerSecond, mergeCheckInterval, reapInterval, events, repairing, clock);
+        return new CaskadeOptions(
+                durability,
+                segmentBytes,
+                maxKeyBytes,
+                maxValueBytes,
+                historyAge,
+                historyBytes,
+                mergeFragmentation,
+                mergeDeadBytes,
+                mergeBytesPerSecond,
+                mergeCheckInterval,
+                reapInterval,
+                events,
+                repairing,
+                clock);
     }
 
     /** A copy with repair on or off. */
     public CaskadeOptions withRepair(boolean on) {
-        return new CaskadeOptions(durability, segmentBytes, maxKeyBytes, maxValueBytes, historyAge, historyBytes,
-                mergeFragmentation, mergeDeadBytes, mergeBytesPerSecond, mergeCheckInterval, reapInterval, watchBuffer, on, clock);
+        return new CaskadeOptions(
+                durability,
+                segmentBytes,
+                maxKeyBytes,
+                maxValueBytes,
+                historyAge,
+                historyBytes,
+                mergeFragmentation,
+                mergeDeadBytes,
+                mergeBytesPerSecond,
+                mergeCheckInterval,
+                reapInterval,
+                watchBuffer,
+                on,
+                clock);
     }
 
     /** A copy with another clock. */
     public CaskadeOptions withClock(Clock c) {
-        return new CaskadeOptions(durability, segmentBytes, maxKeyBytes, maxValueBytes, historyAge, historyBytes,
-                mergeFragmentation, mergeDeadBytes, mergeBytesPerSecond, mergeCheckInterval, reapInterval, watchBuffer, repairing, c);
+        return new CaskadeOptions(
+                durability,
+                segmentBytes,
+                maxKeyBytes,
+                maxValueBytes,
+                historyAge,
+                historyBytes,
+                mergeFragmentation,
+                mergeDeadBytes,
+                mergeBytesPerSecond,
+                mergeCheckInterval,
+                reapInterval,
+                watchBuffer,
+                repairing,
+                c);
     }
 }

@@ -11,8 +11,8 @@ public class ConflictException extends CaskadeException {
 
     /** {@code key} was expected at {@code expected} but is at {@code actual} (0 = absent). */
     public ConflictException(byte[] key, long expected, long actual) {
-        super("conflict: key=" + new String(key, StandardCharsets.UTF_8) + " expected revision=" + expected
-                + " actual=" + actual);
+        super("conflict: key=" + new String(key, StandardCharsets.UTF_8) + " expected revision=" + expected + " actual="
+                + actual);
         this.key = key.clone();
         this.expected = expected;
         this.actual = actual;

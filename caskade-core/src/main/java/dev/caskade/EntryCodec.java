@@ -39,7 +39,14 @@ final class EntryCodec {
 
     /** Writes one entry at the buffer's position, which advances past it. */
     static void encode(
-            ByteBuffer out, long revision, long timestamp, long expiresAt, byte type, boolean last, byte[] key, byte[] value) {
+            ByteBuffer out,
+            long revision,
+            long timestamp,
+            long expiresAt,
+            byte type,
+            boolean last,
+            byte[] key,
+            byte[] value) {
         int start = out.position();
         out.order(ByteOrder.LITTLE_ENDIAN);
         out.putInt(0);

@@ -52,7 +52,10 @@ final class HistoryReader {
                     throw new CorruptionException("checksum mismatch", segment.path, pos);
                 }
                 changes.add(new Change(
-                        EntryCodec.changeType(h.type()), EntryCodec.key(b, 0, h), EntryCodec.value(b, 0, h), h.expiresAt()));
+                        EntryCodec.changeType(h.type()),
+                        EntryCodec.key(b, 0, h),
+                        EntryCodec.value(b, 0, h),
+                        h.expiresAt()));
             }
             pos += h.size();
         }

@@ -1,30 +1,80 @@
 package dev.caskade;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.AbstractMap;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
-import java.util.NavigableMap;
+import java.util.NoSuchElementException;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.ConcurrentSkipListMap;
 
 /**
  * The in-memory index: key to newest {@link Loc}, ordered by unsigned key bytes for prefix and range
- * scans. Mutated only under the store's commit lock; read without locks.
+ * scans. A B+tree tuned for one writer (the commit lock holder) and any number of lock-free readers.
+ *
+ * <p>Nodes are immutable in shape: an insert or delete copies the leaf (and, on a split or an emptied
+ * leaf, its parents) and publishes the copy with one reference store, so a reader always walks a
+ * well-formed tree. Overwriting an existing key, the common write, just swaps the {@link Loc} in its
+ * leaf slot. Arrays are sized exactly (every insert copies anyway), and each node keeps the first four
+ * key bytes of every key in an {@code int[]}, so a binary search mostly compares ints in one array
+ * instead of chasing key arrays.
  *
  * <p>Snapshots: while any snapshot is open, a write keeps the version it replaces on the new version's
- * {@code prev} chain and a delete leaves a tombstone, so a snapshot at revision R finds, for every key,
- * the newest version at or below R. Keys that grew a chain are remembered and trimmed once the snapshots
- * that needed the old versions are closed.
+ * chain and a delete leaves a tombstone, so a snapshot at revision R finds, for every key, the newest
+ * version at or below R. Keys that grew a chain are remembered and trimmed once no snapshot needs them.
  */
 final class KeyDir {
     /**
-     * Heap bytes per key besides the key bytes, for a put without TTL: skip-list node (24), its share of
-     * index nodes (about 12), the key array's header (16) and the {@link Loc} (32).
+     * Heap bytes per key besides the key bytes, for a put without TTL: the key array's header (16), its
+     * reference and prefix in the leaf (4 + 4), the Loc reference (4) and the Loc (32).
      */
-    static final int OVERHEAD_PER_KEY = 24 + 12 + 16 + 32;
+    static final int OVERHEAD_PER_KEY = 16 + 4 + 4 + 4 + 32;
 
-    private final ConcurrentSkipListMap<byte[], Loc> map = new ConcurrentSkipListMap<>(Arrays::compareUnsigned);
+    private static final int MAX = 64;
+    private static final int FILL = 48;
+    private static final VarHandle LOCS = MethodHandles.arrayElementVarHandle(Loc[].class);
+    private static final VarHandle KIDS = MethodHandles.arrayElementVarHandle(Object[].class);
+
+    private static final class Leaf {
+        final int[] pre;
+        final byte[][] keys;
+        final Loc[] locs;
+
+        Leaf(int[] pre, byte[][] keys, Loc[] locs) {
+            this.pre = pre;
+            this.keys = keys;
+            this.locs = locs;
+        }
+
+        Loc loc(int i) {
+            return (Loc) LOCS.getAcquire(locs, i);
+        }
+    }
+
+    /** keys[i] is the smallest key of kids[i + 1]; kids are Leaf or Inner. */
+    private static final class Inner {
+        final int[] pre;
+        final byte[][] keys;
+        final Object[] kids;
+
+        Inner(int[] pre, byte[][] keys, Object[] kids) {
+            this.pre = pre;
+            this.keys = keys;
+            this.kids = kids;
+        }
+
+        Object kid(int i) {
+            return KIDS.getAcquire(kids, i);
+        }
+    }
+
+    private static final Leaf EMPTY = new Leaf(new int[0], new byte[0][], new Loc[0]);
+
+    private volatile Object root = EMPTY;
     private final Queue<byte[]> chained = new ConcurrentLinkedQueue<>();
     private volatile long keys;
     private volatile long keyBytes;
@@ -37,14 +87,55 @@ final class KeyDir {
         return keys * OVERHEAD_PER_KEY + keyBytes;
     }
 
+    // ---- search
+
+    /** The first four key bytes as an int whose signed order is the bytes' unsigned order. */
+    static int prefix(byte[] k) {
+        int p = 0;
+        for (int i = 0; i < 4; i++) p = (p << 8) | (i < k.length ? k[i] & 0xff : 0);
+        return p ^ 0x80000000;
+    }
+
+    private static int compare(int pa, byte[] a, int pb, byte[] b) {
+        return pa != pb ? Integer.compare(pa, pb) : Arrays.compareUnsigned(a, b);
+    }
+
+    /** Index of {@code k}, or {@code -(insertion point) - 1}. */
+    private static int search(int[] pre, byte[][] keys, int p, byte[] k) {
+        int lo = 0;
+        int hi = keys.length - 1;
+        while (lo <= hi) {
+            int mid = (lo + hi) >>> 1;
+            int c = compare(pre[mid], keys[mid], p, k);
+            if (c < 0) lo = mid + 1;
+            else if (c > 0) hi = mid - 1;
+            else return mid;
+        }
+        return -(lo + 1);
+    }
+
+    private static int childIndex(Inner in, int p, byte[] k) {
+        int i = search(in.pre, in.keys, p, k);
+        return i >= 0 ? i + 1 : -i - 1;
+    }
+
+    private Leaf leafFor(int p, byte[] k) {
+        Object n = root;
+        while (n instanceof Inner in) n = in.kid(childIndex(in, p, k));
+        return (Leaf) n;
+    }
+
     /** The newest version, tombstones included. */
     Loc head(byte[] key) {
-        return map.get(key);
+        int p = prefix(key);
+        Leaf leaf = leafFor(p, key);
+        int i = search(leaf.pre, leaf.keys, p, key);
+        return i >= 0 ? leaf.loc(i) : null;
     }
 
     /** The newest live version, or null. */
     Loc current(byte[] key) {
-        Loc l = map.get(key);
+        Loc l = head(key);
         return l != null && l.isPut() ? l : null;
     }
 
@@ -55,14 +146,11 @@ final class KeyDir {
         return l != null && l.isPut() ? l : null;
     }
 
-    /** Records a new version. Under the commit lock. */
+    // ---- writes (under the commit lock)
+
+    /** Records a new version. */
     void put(byte[] key, Loc loc, boolean keepPrev) {
-        Loc old = map.get(key);
-        if (keepPrev && old != null) {
-            loc = loc.withPrev(old);
-            chained.add(key);
-        }
-        map.put(key, loc);
+        Loc old = upsert(key, loc, keepPrev);
         if (old != null && old.isPut()) {
             old.segment.deadBytes.addAndGet(old.size);
         } else {
@@ -71,87 +159,352 @@ final class KeyDir {
         }
     }
 
-    /** Records a delete; {@code tombstone} is kept only for snapshots. Under the commit lock. */
+    /** Records a delete; {@code tombstone} is kept only for snapshots. */
     void remove(byte[] key, Loc tombstone, boolean keepPrev) {
         tombstone.segment.deadBytes.addAndGet(tombstone.size);
-        Loc old = map.get(key);
+        Loc old = head(key);
         if (old == null || !old.isPut()) return;
         old.segment.deadBytes.addAndGet(old.size);
         keys--;
         keyBytes -= key.length;
         if (keepPrev) {
-            map.put(key, tombstone.withPrev(old));
-            chained.add(key);
+            upsert(key, tombstone, true);
         } else {
-            map.remove(key);
+            delete(key);
         }
     }
 
     /** Replaces {@code expected} by {@code moved} if it is still the newest version (merge). */
     boolean replace(byte[] key, Loc expected, Loc moved) {
-        return map.replace(key, expected, moved);
+        int p = prefix(key);
+        Leaf leaf = leafFor(p, key);
+        int i = search(leaf.pre, leaf.keys, p, key);
+        return i >= 0 && LOCS.compareAndSet(leaf.locs, i, expected, moved);
+    }
+
+    /** Inserts or overwrites; returns the previous version. */
+    private Loc upsert(byte[] key, Loc loc, boolean keepPrev) {
+        int p = prefix(key);
+        Inner[] path = new Inner[8];
+        int[] at = new int[8];
+        int depth = 0;
+        Object n = root;
+        while (n instanceof Inner in) {
+            if (depth == path.length) {
+                path = Arrays.copyOf(path, depth * 2);
+                at = Arrays.copyOf(at, depth * 2);
+            }
+            int c = childIndex(in, p, key);
+            path[depth] = in;
+            at[depth++] = c;
+            n = in.kid(c);
+        }
+        Leaf leaf = (Leaf) n;
+        int i = search(leaf.pre, leaf.keys, p, key);
+        if (i >= 0) {
+            Loc old = leaf.loc(i);
+            if (keepPrev && old != null) {
+                loc = loc.withPrev(old);
+                chained.add(key);
+            }
+            LOCS.setRelease(leaf.locs, i, loc);
+            return old;
+        }
+        int ip = -i - 1;
+        int len = leaf.keys.length;
+        int[] pre = new int[len + 1];
+        byte[][] ks = new byte[len + 1][];
+        Loc[] ls = new Loc[len + 1];
+        System.arraycopy(leaf.pre, 0, pre, 0, ip);
+        System.arraycopy(leaf.keys, 0, ks, 0, ip);
+        System.arraycopy(leaf.locs, 0, ls, 0, ip);
+        pre[ip] = p;
+        ks[ip] = key;
+        ls[ip] = loc;
+        System.arraycopy(leaf.pre, ip, pre, ip + 1, len - ip);
+        System.arraycopy(leaf.keys, ip, ks, ip + 1, len - ip);
+        System.arraycopy(leaf.locs, ip, ls, ip + 1, len - ip);
+        if (len + 1 <= MAX) {
+            publish(path, at, depth, new Leaf(pre, ks, ls));
+            return null;
+        }
+        int half = (len + 1) / 2;
+        Leaf left = new Leaf(
+                Arrays.copyOfRange(pre, 0, half), Arrays.copyOfRange(ks, 0, half), Arrays.copyOfRange(ls, 0, half));
+        Leaf right = new Leaf(
+                Arrays.copyOfRange(pre, half, len + 1),
+                Arrays.copyOfRange(ks, half, len + 1),
+                Arrays.copyOfRange(ls, half, len + 1));
+        split(path, at, depth, left, right, right.pre[0], right.keys[0]);
+        return null;
+    }
+
+    /** Puts {@code node} where path[depth-1].kids[at[depth-1]] was (or at the root). */
+    private void publish(Inner[] path, int[] at, int depth, Object node) {
+        if (depth == 0) {
+            root = node;
+        } else {
+            KIDS.setRelease(path[depth - 1].kids, at[depth - 1], node);
+        }
+    }
+
+    /** Replaces the child at the end of the path by {@code left} and {@code right}, splitting upwards. */
+    private void split(Inner[] path, int[] at, int depth, Object left, Object right, int sepPre, byte[] sep) {
+        while (true) {
+            if (depth == 0) {
+                root = new Inner(new int[] {sepPre}, new byte[][] {sep}, new Object[] {left, right});
+                return;
+            }
+            Inner parent = path[depth - 1];
+            int c = at[depth - 1];
+            int n = parent.keys.length;
+            int[] pre = new int[n + 1];
+            byte[][] ks = new byte[n + 1][];
+            Object[] kids = new Object[n + 2];
+            System.arraycopy(parent.pre, 0, pre, 0, c);
+            System.arraycopy(parent.keys, 0, ks, 0, c);
+            pre[c] = sepPre;
+            ks[c] = sep;
+            System.arraycopy(parent.pre, c, pre, c + 1, n - c);
+            System.arraycopy(parent.keys, c, ks, c + 1, n - c);
+            for (int j = 0; j < c; j++) kids[j] = parent.kid(j);
+            kids[c] = left;
+            kids[c + 1] = right;
+            for (int j = c + 1; j <= n; j++) kids[j + 1] = parent.kid(j);
+            depth--;
+            if (n + 1 <= MAX) {
+                publish(path, at, depth, new Inner(pre, ks, kids));
+                return;
+            }
+            int half = (n + 1) / 2; // separator ks[half] moves up
+            Inner l = new Inner(
+                    Arrays.copyOfRange(pre, 0, half),
+                    Arrays.copyOfRange(ks, 0, half),
+                    Arrays.copyOfRange(kids, 0, half + 1));
+            Inner r = new Inner(
+                    Arrays.copyOfRange(pre, half + 1, n + 1),
+                    Arrays.copyOfRange(ks, half + 1, n + 1),
+                    Arrays.copyOfRange(kids, half + 1, n + 2));
+            left = l;
+            right = r;
+            sepPre = pre[half];
+            sep = ks[half];
+        }
+    }
+
+    /** Removes a key from the tree; an emptied leaf is unlinked from its parent. */
+    private void delete(byte[] key) {
+        int p = prefix(key);
+        Inner[] path = new Inner[16];
+        int[] at = new int[16];
+        int depth = 0;
+        Object n = root;
+        while (n instanceof Inner in) {
+            int c = childIndex(in, p, key);
+            path[depth] = in;
+            at[depth++] = c;
+            n = in.kid(c);
+        }
+        Leaf leaf = (Leaf) n;
+        int i = search(leaf.pre, leaf.keys, p, key);
+        if (i < 0) return;
+        int len = leaf.keys.length;
+        if (len > 1 || depth == 0) {
+            publish(path, at, depth, new Leaf(cut(leaf.pre, i), cut(leaf.keys, i), cut(leaf.locs, i)));
+            return;
+        }
+        // the leaf empties: drop it from its parent, and so on up while parents empty
+        while (depth > 0) {
+            Inner parent = path[depth - 1];
+            int c = at[depth - 1];
+            depth--;
+            int kidsLeft = parent.keys.length; // kids after removal
+            if (kidsLeft == 1) {
+                publish(path, at, depth, parent.kid(c == 0 ? 1 : 0)); // collapse a one-child inner node
+                return;
+            }
+            int sepIdx = c == 0 ? 0 : c - 1;
+            Object[] kids = new Object[parent.kids.length - 1];
+            for (int j = 0, k = 0; j < parent.kids.length; j++) if (j != c) kids[k++] = parent.kid(j);
+            publish(path, at, depth, new Inner(cut(parent.pre, sepIdx), cut(parent.keys, sepIdx), kids));
+            return;
+        }
+    }
+
+    private static int[] cut(int[] a, int i) {
+        int[] r = new int[a.length - 1];
+        System.arraycopy(a, 0, r, 0, i);
+        System.arraycopy(a, i + 1, r, i, a.length - i - 1);
+        return r;
+    }
+
+    private static <T> T[] cut(T[] a, int i) {
+        T[] r = Arrays.copyOf(a, a.length - 1);
+        System.arraycopy(a, i + 1, r, i, a.length - i - 1);
+        return r;
     }
 
     /**
      * Drops versions no open snapshot needs: everything older than the newest version at or below
-     * {@code oldestSnapshot} (Long.MAX_VALUE when none is open), and tombstones nobody needs.
+     * {@code oldestSnapshot} (Long.MAX_VALUE when none is open), and tombstones nobody needs. Under the
+     * commit lock.
      */
     void trim(long oldestSnapshot) {
         int n = chained.size();
         for (int i = 0; i < n; i++) {
             byte[] key = chained.poll();
             if (key == null) return;
-            Loc head = map.get(key);
+            Loc head = head(key);
             if (head == null) continue;
             Loc keep = head;
             while (keep.revision > oldestSnapshot && keep.prev() != null) keep = keep.prev();
             if (keep instanceof Loc.Full f) f.dropPrev();
             if (keep == head && !head.isPut()) {
-                map.remove(key, head);
+                delete(key);
             } else if (keep != head) {
                 chained.add(key);
             }
         }
     }
 
-    /** Ordered view of [from, to); null bounds are open. */
-    NavigableMap<byte[], Loc> range(byte[] from, byte[] to) {
-        if (from == null && to == null) return map;
-        if (from == null) return map.headMap(to, false);
-        if (to == null) return map.tailMap(from, true);
-        if (Arrays.compareUnsigned(from, to) >= 0) return new ConcurrentSkipListMap<>(Arrays::compareUnsigned);
-        return map.subMap(from, true, to, false);
+    // ---- iteration
+
+    /** Keys in [from, to) with their newest version, in order; weakly consistent. Null bounds are open. */
+    Iterator<Map.Entry<byte[], Loc>> range(byte[] from, byte[] to) {
+        return new Cursor(from, to);
     }
 
     Iterator<Map.Entry<byte[], Loc>> entries() {
-        return map.entrySet().iterator();
+        return new Cursor(null, null);
     }
 
-    /** Used by open: the version with the highest revision wins, whatever order files are read in. */
-    void load(byte[] key, Loc loc) {
-        Loc old = map.get(key);
-        if (old != null && old.revision >= loc.revision) {
-            loc.segment.deadBytes.addAndGet(loc.size);
-            return;
+    private final class Cursor implements Iterator<Map.Entry<byte[], Loc>> {
+        private final byte[] to;
+        private final int toPre;
+        private Leaf leaf;
+        private int i;
+        private byte[] last;
+        private Map.Entry<byte[], Loc> next;
+        private boolean done;
+
+        Cursor(byte[] from, byte[] to) {
+            this.to = to;
+            this.toPre = to == null ? 0 : prefix(to);
+            seek(from == null ? new byte[0] : from, false);
         }
-        map.put(key, loc);
-        if (old != null) old.segment.deadBytes.addAndGet(old.size);
-    }
 
-    /** Ends loading: drops tombstones and counts what is live. */
-    void finishLoad() {
-        long k = 0;
-        long kb = 0;
-        for (Iterator<Map.Entry<byte[], Loc>> it = map.entrySet().iterator(); it.hasNext(); ) {
-            Map.Entry<byte[], Loc> e = it.next();
-            if (e.getValue().isPut()) {
-                k++;
-                kb += e.getKey().length;
-            } else {
-                e.getValue().segment.deadBytes.addAndGet(e.getValue().size);
-                it.remove();
+        /** Positions at the first key >= k (or > k when strict), following separators past empty ends. */
+        private void seek(byte[] k, boolean strict) {
+            while (true) {
+                int p = prefix(k);
+                byte[] bound = null;
+                Object n = root;
+                while (n instanceof Inner in) {
+                    int c = childIndex(in, p, k);
+                    if (c < in.keys.length) bound = in.keys[c];
+                    n = in.kid(c);
+                }
+                Leaf l = (Leaf) n;
+                int s = search(l.pre, l.keys, p, k);
+                int pos = s >= 0 ? (strict ? s + 1 : s) : -s - 1;
+                if (pos < l.keys.length) {
+                    leaf = l;
+                    i = pos;
+                    return;
+                }
+                if (bound == null) {
+                    done = true;
+                    return;
+                }
+                k = bound;
+                strict = false;
             }
         }
+
+        @Override
+        public boolean hasNext() {
+            while (next == null && !done) {
+                if (i >= leaf.keys.length) {
+                    seek(last, true);
+                    continue;
+                }
+                byte[] k = leaf.keys[i];
+                if (to != null && compare(leaf.pre[i], k, toPre, to) >= 0) {
+                    done = true;
+                    break;
+                }
+                Loc l = leaf.loc(i++);
+                last = k;
+                if (l != null) next = new AbstractMap.SimpleImmutableEntry<>(k, l);
+            }
+            return next != null;
+        }
+
+        @Override
+        public Map.Entry<byte[], Loc> next() {
+            if (!hasNext()) throw new NoSuchElementException();
+            Map.Entry<byte[], Loc> e = next;
+            next = null;
+            return e;
+        }
+    }
+
+    // ---- loading
+
+    /**
+     * Builds the tree from keys in strictly ascending order (open: the merged hint files), replacing
+     * whatever was there. Tombstones are not passed in.
+     */
+    void build(Iterator<Map.Entry<byte[], Loc>> sorted) {
+        List<Object> level = new ArrayList<>();
+        List<byte[]> firsts = new ArrayList<>();
+        int[] pre = new int[FILL];
+        byte[][] ks = new byte[FILL][];
+        Loc[] ls = new Loc[FILL];
+        int n = 0;
+        long k = 0;
+        long kb = 0;
+        while (sorted.hasNext()) {
+            Map.Entry<byte[], Loc> e = sorted.next();
+            pre[n] = prefix(e.getKey());
+            ks[n] = e.getKey();
+            ls[n++] = e.getValue();
+            k++;
+            kb += e.getKey().length;
+            if (n == FILL) {
+                level.add(new Leaf(pre, ks, ls));
+                firsts.add(ks[0]);
+                pre = new int[FILL];
+                ks = new byte[FILL][];
+                ls = new Loc[FILL];
+                n = 0;
+            }
+        }
+        if (n > 0 || level.isEmpty()) {
+            level.add(new Leaf(Arrays.copyOf(pre, n), Arrays.copyOf(ks, n), Arrays.copyOf(ls, n)));
+            firsts.add(n > 0 ? ks[0] : new byte[0]);
+        }
+        while (level.size() > 1) {
+            List<Object> up = new ArrayList<>();
+            List<byte[]> upFirsts = new ArrayList<>();
+            for (int s = 0; s < level.size(); s += FILL) {
+                int e = Math.min(level.size(), s + FILL);
+                if (level.size() - e > 0 && level.size() - e < 2) e = level.size(); // no one-child node at the end
+                int m = e - s;
+                int[] ip = new int[m - 1];
+                byte[][] ik = new byte[m - 1][];
+                for (int j = 1; j < m; j++) {
+                    ik[j - 1] = firsts.get(s + j);
+                    ip[j - 1] = prefix(ik[j - 1]);
+                }
+                up.add(new Inner(ip, ik, level.subList(s, e).toArray()));
+                upFirsts.add(firsts.get(s));
+                s = e - FILL;
+            }
+            level = up;
+            firsts = upFirsts;
+        }
+        root = level.get(0);
         keys = k;
         keyBytes = kb;
     }

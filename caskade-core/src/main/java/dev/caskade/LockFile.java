@@ -36,7 +36,8 @@ final class LockFile implements AutoCloseable {
 
     static LockFile acquire(Path dir) throws IOException {
         Path key = dir.toRealPath();
-        if (!HELD.add(key)) throw new LockedException(dir, ProcessHandle.current().pid());
+        if (!HELD.add(key))
+            throw new LockedException(dir, ProcessHandle.current().pid());
         try {
             return lock(dir, key);
         } catch (IOException | RuntimeException e) {
@@ -46,7 +47,8 @@ final class LockFile implements AutoCloseable {
     }
 
     private static LockFile lock(Path dir, Path key) throws IOException {
-        FileChannel ch = FileChannel.open(dir.resolve("LOCK"), StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        FileChannel ch = FileChannel.open(
+                dir.resolve("LOCK"), StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
         FileLock l;
         try {
             l = ch.tryLock();

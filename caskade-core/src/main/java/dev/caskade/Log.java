@@ -41,6 +41,7 @@ final class Log {
     private final LongConsumer onDurable;
     /** A failpoint for tests: the next fsync fails with this instead of running. */
     private volatile IOException nextSyncFailure;
+
     private final ExecutorService background;
 
     Log(Path dir, CaskadeOptions options, List<Segment> segments, Segment active, long nextId, LongConsumer onDurable) {
@@ -144,7 +145,8 @@ final class Log {
                 throw new CorruptionException("bad entry while writing hint", s.path, pos);
             }
             EntryCodec.Header h = EntryCodec.header(b, pos);
-            items.add(new HintFile.Item(EntryCodec.key(b, pos, h), h.revision(), h.expiresAt(), pos, h.size(), h.type()));
+            items.add(
+                    new HintFile.Item(EntryCodec.key(b, pos, h), h.revision(), h.expiresAt(), pos, h.size(), h.type()));
             maxTs = Math.max(maxTs, h.timestamp());
             pos += h.size();
         }
@@ -217,7 +219,8 @@ final class Log {
     }
 
     FatalException fatal() {
-        return new FatalException("store refuses writes after a failed write or fsync; reopen to recover: " + dir, failure);
+        return new FatalException(
+                "store refuses writes after a failed write or fsync; reopen to recover: " + dir, failure);
     }
 
     /** Seals the active segment with its hint, so the next open reads hints only. */

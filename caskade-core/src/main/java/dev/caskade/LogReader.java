@@ -8,9 +8,15 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.AbstractMap;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.PriorityQueue;
 
 /**
  * Rebuilds the key directory when a store opens: hint files where they are sound, a full scan where they
@@ -29,7 +35,13 @@ final class LogReader {
     private final List<String> notes = new ArrayList<>();
 
     /** What open found. */
-    record Loaded(List<Segment> segments, Segment active, long nextId, long revision, long compactedRevision, Recovery recovery) {}
+    record Loaded(
+            List<Segment> segments,
+            Segment active,
+            long nextId,
+            long revision,
+            long compactedRevision,
+            Recovery recovery) {}
 
     private LogReader(Path dir, CaskadeOptions options, KeyDir keyDir) {
         this.dir = dir;
@@ -84,30 +96,40 @@ final class LogReader {
         long revision = 0;
         long compacted = 0;
         Segment active = null;
+        List<Source> sources = new ArrayList<>();
         for (Segment s : segments) {
-            maxId = Math.max(maxId, s.id);
             revision = Math.max(revision, s.base);
             if (s.kind == Segment.Kind.MERGED) compacted = Math.max(compacted, s.base);
-            HintFile.Hints hints = HintFile.read(Segment.hintPath(s.path), s.id, s.size());
-            if (hints != null) {
-                for (HintFile.Item it : hints.items()) {
-                    keyDir.load(it.key(), Loc.of(s, it.offset(), it.size(), it.revision(), it.expiresAt(), it.type()));
-                    s.maxRevision = Math.max(s.maxRevision, it.revision());
-                }
-                s.maxTimestamp = hints.maxTimestamp();
-                s.seal();
-            } else if (s == lastData) {
-                scan(s, true);
-                active = s;
-            } else {
-                hintFallbacks++;
-                notes.add("hint missing or bad, scanned " + s.path.getFileName());
-                scan(s, false);
-                s.seal();
+            HintFile.Run run = HintFile.open(Segment.hintPath(s.path), s.id, s.size());
+            if (run != null && s == lastData && s.size() < options.segmentBytes() / 2) {
+                // a cleanly closed but small newest segment: keep appending to it instead of starting
+                // another tiny one; its hint would go stale, so it goes and the segment is scanned
+                Files.delete(Segment.hintPath(s.path));
+                run = null;
             }
-            revision = Math.max(revision, s.maxRevision);
+            if (run != null) {
+                s.maxTimestamp = run.maxTimestamp;
+                sources.add(new Source(s, run, null));
+                s.seal();
+            } else {
+                boolean hintExists = Files.exists(Segment.hintPath(s.path));
+                if (s != lastData || hintExists) {
+                    hintFallbacks++;
+                    notes.add("hint " + (hintExists ? "damaged or stale" : "missing") + ", scanned "
+                            + s.path.getFileName());
+                }
+                List<HintFile.Item> items = scan(s, s == lastData);
+                items.sort(HintFile.ORDER);
+                sources.add(new Source(s, null, items.iterator()));
+                if (s == lastData) {
+                    active = s;
+                } else {
+                    s.seal();
+                }
+            }
         }
-        keyDir.finishLoad();
+        keyDir.build(new Winners(sources));
+        for (Source src : sources) revision = Math.max(revision, src.segment.maxRevision);
         List<Segment> all = new ArrayList<>(segments);
         if (active == null) {
             active = Segment.create(dir, maxId + 1, Segment.Kind.DATA, revision, "");
@@ -126,7 +148,8 @@ final class LogReader {
      * incomplete tail with nothing sound after it is a write torn by a crash: it is cut off. Anything else
      * is damage: {@link CorruptionException}, or skipped and reported in repair mode.
      */
-    private void scan(Segment s, boolean newest) throws IOException {
+    private List<HintFile.Item> scan(Segment s, boolean newest) throws IOException {
+        List<HintFile.Item> found = new ArrayList<>();
         long fileSize = s.size();
         if (fileSize > Integer.MAX_VALUE) throw new CorruptionException("segment too large", s.path, 0);
         int size = (int) fileSize;
@@ -135,8 +158,7 @@ final class LogReader {
             b = ch.map(FileChannel.MapMode.READ_ONLY, 0, size).order(ByteOrder.LITTLE_ENDIAN);
         }
         boolean grouped = s.kind == Segment.Kind.DATA;
-        List<byte[]> groupKeys = new ArrayList<>();
-        List<Loc> groupLocs = new ArrayList<>();
+        List<HintFile.Item> group = new ArrayList<>();
         int groupStart = Segment.HEADER;
         long lastRevision = s.base;
         int pos = Segment.HEADER;
@@ -149,47 +171,140 @@ final class LogReader {
             if (problem != EntryCodec.Problem.NONE) {
                 int next = nextSound(b, pos + 1, size, s.base);
                 if (newest && next < 0) {
-                    cutTail(s, groupStart, size, groupLocs.size() + 1);
-                    return;
+                    cutTail(s, groupStart, size, group.size() + 1);
+                    return found;
                 }
                 if (!options.repairing()) {
                     throw new CorruptionException(
-                            problem == EntryCodec.Problem.CHECKSUM ? "checksum mismatch" : "bad entry (" + problem + ")",
+                            problem == EntryCodec.Problem.CHECKSUM
+                                    ? "checksum mismatch"
+                                    : "bad entry (" + problem + ")",
                             s.path,
                             pos);
                 }
-                skippedEntries += 1 + groupLocs.size();
-                notes.add("skipped damaged bytes " + pos + ".." + (next < 0 ? size : next) + " in " + s.path.getFileName()
-                        + (groupLocs.isEmpty() ? "" : " and the " + groupLocs.size() + " entries of its commit"));
-                groupKeys.clear();
-                groupLocs.clear();
+                skippedEntries += 1 + group.size();
+                notes.add(
+                        "skipped damaged bytes " + pos + ".." + (next < 0 ? size : next) + " in " + s.path.getFileName()
+                                + (group.isEmpty() ? "" : " and the " + group.size() + " entries of its commit"));
+                group.clear();
                 if (next < 0) break;
                 pos = next;
                 groupStart = next;
                 continue;
             }
-            groupKeys.add(EntryCodec.key(b, pos, h));
-            groupLocs.add(Loc.of(s, pos, h.size(), h.revision(), h.expiresAt(), h.type()));
+            group.add(
+                    new HintFile.Item(EntryCodec.key(b, pos, h), h.revision(), h.expiresAt(), pos, h.size(), h.type()));
             lastRevision = h.revision();
             s.maxRevision = Math.max(s.maxRevision, h.revision());
             s.maxTimestamp = Math.max(s.maxTimestamp, h.timestamp());
             pos += h.size();
             if (!grouped || h.last()) {
-                for (int i = 0; i < groupLocs.size(); i++) keyDir.load(groupKeys.get(i), groupLocs.get(i));
-                groupKeys.clear();
-                groupLocs.clear();
+                found.addAll(group);
+                group.clear();
                 groupStart = pos;
             }
         }
-        if (!groupLocs.isEmpty()) {
+        if (!group.isEmpty()) {
             if (newest) {
-                cutTail(s, groupStart, size, groupLocs.size());
+                cutTail(s, groupStart, size, group.size());
             } else if (options.repairing()) {
-                skippedEntries += groupLocs.size();
+                skippedEntries += group.size();
                 notes.add("dropped incomplete commit at " + groupStart + " in " + s.path.getFileName());
             } else {
                 throw new CorruptionException("incomplete commit in sealed segment", s.path, groupStart);
             }
+        }
+        return found;
+    }
+
+    /** The items of one segment in key order: a hint file, or a scan sorted in memory. */
+    private record Source(Segment segment, HintFile.Run run, Iterator<HintFile.Item> items) {
+        HintFile.Item next() {
+            if (run != null) return run.next();
+            return items.hasNext() ? items.next() : null;
+        }
+    }
+
+    /** One source's current item in the merge. */
+    private static final class Head {
+        final Source source;
+        HintFile.Item item;
+
+        Head(Source source, HintFile.Item item) {
+            this.source = source;
+            this.item = item;
+        }
+    }
+
+    /**
+     * Merges every segment's sorted items and yields, per key, the version with the highest revision if it
+     * is a put. Every other version is counted as dead bytes of its segment.
+     */
+    private static final class Winners implements Iterator<Map.Entry<byte[], Loc>> {
+        private final PriorityQueue<Head> queue = new PriorityQueue<>((a, b) -> HintFile.ORDER.compare(a.item, b.item));
+        private Map.Entry<byte[], Loc> next;
+
+        Winners(List<Source> sources) {
+            for (Source s : sources) {
+                HintFile.Item i = s.next();
+                if (i != null) queue.add(new Head(s, i));
+            }
+        }
+
+        @Override
+        public boolean hasNext() {
+            while (next == null && !queue.isEmpty()) {
+                Head h = queue.poll();
+                HintFile.Item best = h.item;
+                Segment bestSeg = h.source.segment();
+                advance(h);
+                while (!queue.isEmpty() && Arrays.equals(queue.peek().item.key(), best.key())) {
+                    Head o = queue.poll();
+                    if (o.item.revision() > best.revision()) {
+                        bestSeg.deadBytes.addAndGet(best.size());
+                        best = o.item;
+                        bestSeg = o.source.segment();
+                    } else {
+                        o.source.segment().deadBytes.addAndGet(o.item.size());
+                    }
+                    advance(o);
+                }
+                track(bestSeg, best);
+                if (best.type() == EntryCodec.PUT) {
+                    next = new AbstractMap.SimpleImmutableEntry<>(
+                            best.key(),
+                            Loc.of(
+                                    bestSeg,
+                                    best.offset(),
+                                    best.size(),
+                                    best.revision(),
+                                    best.expiresAt(),
+                                    best.type()));
+                } else {
+                    bestSeg.deadBytes.addAndGet(best.size());
+                }
+            }
+            return next != null;
+        }
+
+        private void advance(Head h) {
+            h.item = h.source.next();
+            if (h.item != null) {
+                track(h.source.segment(), h.item);
+                queue.add(h);
+            }
+        }
+
+        private static void track(Segment s, HintFile.Item i) {
+            if (i.revision() > s.maxRevision) s.maxRevision = i.revision();
+        }
+
+        @Override
+        public Map.Entry<byte[], Loc> next() {
+            if (!hasNext()) throw new NoSuchElementException();
+            Map.Entry<byte[], Loc> e = next;
+            next = null;
+            return e;
         }
     }
 

@@ -53,7 +53,7 @@ final class Merge {
         CaskadeOptions o = db.options;
         return db.hub.locked(() -> {
             long now = o.clock().millis();
-            long pin = db.oldestWatchPin();
+            long pin = db.oldestPin();
             List<Segment> all = db.log.segments();
             Segment active = db.log.active();
             List<Segment> data = new ArrayList<>();
@@ -84,7 +84,9 @@ final class Merge {
                 total += s.size() - Segment.HEADER;
                 dead += Math.min(s.size() - Segment.HEADER, s.deadBytes.get());
             }
-            boolean due = explicit ? dead > 0 : dead > 0 && (dead >= o.mergeFragmentation() * total || dead >= o.mergeDeadBytes());
+            boolean due = explicit
+                    ? dead > 0
+                    : dead > 0 && (dead >= o.mergeFragmentation() * total || dead >= o.mergeDeadBytes());
             if (!due) return null;
             db.compactedRevision = boundary;
             chosen.sort((a, b) -> Long.compare(a.id, b.id));
@@ -137,6 +139,10 @@ final class Merge {
                     s.release();
                 }
             }
+            if (outputs.isEmpty()) {
+                // nothing live: an empty merged segment still records the compaction point for reopen
+                outputs.add(Segment.create(db.dir, takeId(db), Segment.Kind.MERGED, boundary, ".tmp"));
+            }
             // make the outputs durable and give them their final names and hints
             List<Segment> finals = new ArrayList<>();
             for (Segment t : outputs) {
@@ -159,7 +165,7 @@ final class Merge {
             }
             throw e;
         }
-        long recordId = outputs.isEmpty() ? takeId(db) : outputs.get(0).id;
+        long recordId = outputs.get(0).id;
         MergeRecord.write(db.dir, recordId, inputs);
         swap(db, inputs, outputs, moves);
         for (Segment s : inputs) s.retire();

@@ -38,7 +38,8 @@ final class MergeRecord {
         b.putInt((int) crc.getValue()).flip();
         Path p = path(dir, id);
         Path tmp = p.resolveSibling(p.getFileName() + ".tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+        try (FileChannel ch = FileChannel.open(
+                tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
             while (b.hasRemaining()) ch.write(b);
             ch.force(true);
         }

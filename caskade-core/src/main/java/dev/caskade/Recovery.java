@@ -11,7 +11,8 @@ import java.util.List;
  * @param hintFallbacks hint files that were missing or bad, so their segment was scanned instead
  * @param notes one line per repair, naming the file and offset
  */
-public record Recovery(long truncatedBytes, long droppedEntries, long skippedEntries, int hintFallbacks, List<String> notes) {
+public record Recovery(
+        long truncatedBytes, long droppedEntries, long skippedEntries, int hintFallbacks, List<String> notes) {
 
     /** True when nothing had to be repaired or dropped. */
     public boolean clean() {

@@ -82,8 +82,8 @@ final class Segment {
     /** Creates a new, empty segment file with its header, fsynced. */
     static Segment create(Path dir, long id, Kind kind, long base, String suffix) throws IOException {
         Path p = dir.resolve(fileName(id) + suffix);
-        FileChannel ch = FileChannel.open(
-                p, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        FileChannel ch =
+                FileChannel.open(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
         try {
             ByteBuffer h = header(id, kind, base);
             while (h.hasRemaining()) ch.write(h, h.position());
@@ -97,7 +97,12 @@ final class Segment {
 
     static ByteBuffer header(long id, Kind kind, long base) {
         ByteBuffer h = ByteBuffer.allocate(HEADER).order(ByteOrder.LITTLE_ENDIAN);
-        h.putInt(MAGIC).putShort(VERSION).putShort((short) kind.ordinal()).putLong(id).putLong(base).putInt(0);
+        h.putInt(MAGIC)
+                .putShort(VERSION)
+                .putShort((short) kind.ordinal())
+                .putLong(id)
+                .putLong(base)
+                .putInt(0);
         CRC32C crc = new CRC32C();
         crc.update(h.array(), 0, 28);
         h.putInt((int) crc.getValue());

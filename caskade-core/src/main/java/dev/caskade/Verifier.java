@@ -18,6 +18,7 @@ import java.util.Map;
 final class Verifier {
     private final Caskade db;
     private final List<String> problems = new ArrayList<>();
+    private final java.util.Set<Segment> damaged = new java.util.HashSet<>();
     private int segments;
     private long entries;
     private int hints;
@@ -55,7 +56,8 @@ final class Verifier {
                 for (int i = 0; i < held.size(); i++) {
                     Segment s = held.get(i);
                     if (s.kind == Segment.Kind.DATA) {
-                        if (s.base < lastData) problem(s, 16, "segment base revision " + s.base + " below previous segment's " + lastData);
+                        if (s.base < lastData)
+                            problem(s, 16, "segment base revision " + s.base + " below previous segment's " + lastData);
                         lastData = Math.max(lastData, s.base);
                     }
                     checkSegment(s, limits.get(i), snap.revision(), newest);
@@ -80,16 +82,29 @@ final class Verifier {
             EntryCodec.Problem p = EntryCodec.check(b, pos, (int) limit);
             if (p != EntryCodec.Problem.NONE) {
                 problem(s, pos, p == EntryCodec.Problem.CHECKSUM ? "checksum mismatch" : "bad entry (" + p + ")");
-                return;
+                damaged.add(s);
+                int next = -1;
+                for (int q = pos + 1; q + EntryCodec.HEADER <= limit && next < 0; q++) {
+                    if (EntryCodec.check(b, q, (int) limit) == EntryCodec.Problem.NONE) next = q;
+                }
+                if (next < 0) return;
+                pos = next;
+                continue;
             }
             entries++;
             EntryCodec.Header h = EntryCodec.header(b, pos);
             byte[] key = EntryCodec.key(b, pos, h);
             if (grouped && (h.revision() < last || h.revision() <= s.base)) {
-                problem(s, pos, "revision " + h.revision() + " out of order (previous " + last + ", base " + s.base + ")");
+                problem(
+                        s,
+                        pos,
+                        "revision " + h.revision() + " out of order (previous " + last + ", base " + s.base + ")");
             }
             if (!grouped && h.revision() > s.base) {
-                problem(s, pos, "merged entry revision " + h.revision() + " above the segment's compaction point " + s.base);
+                problem(
+                        s,
+                        pos,
+                        "merged entry revision " + h.revision() + " above the segment's compaction point " + s.base);
             }
             last = Math.max(last, h.revision());
             open = grouped && !h.last();
@@ -102,25 +117,32 @@ final class Verifier {
             pos += h.size();
         }
         if (open && s.sealed()) problem(s, pos, "sealed segment ends inside a commit");
-        if (s.sealed()) checkHint(s, limit, items);
+        if (s.sealed() && !damaged.contains(s)) checkHint(s, limit, items);
     }
 
     private void checkHint(Segment s, long limit, List<HintFile.Item> items) {
-        HintFile.Hints h = HintFile.read(Segment.hintPath(s.path), s.id, limit);
+        // existence first: the background writer may publish the hint between a failed read and a look
+        boolean existed = java.nio.file.Files.exists(Segment.hintPath(s.path));
+        List<HintFile.Item> h = HintFile.read(Segment.hintPath(s.path), s.id, limit);
         if (h == null) {
-            if (java.nio.file.Files.exists(Segment.hintPath(s.path))) problem(s, 0, "hint file unreadable or stale");
+            if (existed) problem(s, 0, "hint file unreadable or stale");
             return;
         }
         hints++;
-        if (h.items().size() != items.size()) {
-            problem(s, 0, "hint lists " + h.items().size() + " entries, segment has " + items.size());
+        if (h.size() != items.size()) {
+            problem(s, 0, "hint lists " + h.size() + " entries, segment has " + items.size());
             return;
         }
+        items.sort(HintFile.ORDER);
         for (int i = 0; i < items.size(); i++) {
             HintFile.Item a = items.get(i);
-            HintFile.Item b = h.items().get(i);
-            if (!Arrays.equals(a.key(), b.key()) || a.revision() != b.revision() || a.offset() != b.offset()
-                    || a.size() != b.size() || a.type() != b.type() || a.expiresAt() != b.expiresAt()) {
+            HintFile.Item b = h.get(i);
+            if (!Arrays.equals(a.key(), b.key())
+                    || a.revision() != b.revision()
+                    || a.offset() != b.offset()
+                    || a.size() != b.size()
+                    || a.type() != b.type()
+                    || a.expiresAt() != b.expiresAt()) {
                 problem(s, a.offset(), "hint entry " + i + " does not match the segment");
                 return;
             }
@@ -136,9 +158,17 @@ final class Verifier {
             keys++;
             Seen seen = newest.remove(new Key(e.getKey()));
             String name = new String(e.getKey(), StandardCharsets.UTF_8);
+            if (seen == null && damaged.contains(l.segment)) {
+                problems.add(
+                        "key=" + name + " points into damaged bytes: file=" + l.segment.path + " offset=" + l.offset);
+                continue;
+            }
             if (seen == null || seen.type() != EntryCodec.PUT || seen.revision() != l.revision) {
-                problems.add("key directory has key=" + name + " at revision " + l.revision + " but the log's newest is "
-                        + (seen == null ? "nothing" : seen.revision() + " (" + EntryCodec.changeType(seen.type()) + ")"));
+                problems.add(
+                        "key directory has key=" + name + " at revision " + l.revision + " but the log's newest is "
+                                + (seen == null
+                                        ? "nothing"
+                                        : seen.revision() + " (" + EntryCodec.changeType(seen.type()) + ")"));
                 continue;
             }
             try {
@@ -149,8 +179,8 @@ final class Verifier {
         }
         for (Map.Entry<Key, Seen> e : newest.entrySet()) {
             if (e.getValue().type() == EntryCodec.PUT) {
-                problems.add("log has live key=" + new String(e.getKey().bytes(), StandardCharsets.UTF_8) + " at revision "
-                        + e.getValue().revision() + " missing from the key directory");
+                problems.add("log has live key=" + new String(e.getKey().bytes(), StandardCharsets.UTF_8)
+                        + " at revision " + e.getValue().revision() + " missing from the key directory");
             }
         }
         return keys;

@@ -15,7 +15,9 @@ class EngineSmokeTest {
     Path tmp;
 
     private static CaskadeOptions small() {
-        return CaskadeOptions.defaults().withSegmentBytes(4096).withHistory(Duration.ZERO, 0)
+        return CaskadeOptions.defaults()
+                .withSegmentBytes(4096)
+                .withHistory(Duration.ZERO, 0)
                 .withMerge(0.6, 512L << 20, 0, Duration.ZERO);
     }
 
@@ -69,7 +71,8 @@ class EngineSmokeTest {
     @Test
     void lockAndLimits() {
         try (Caskade db = Caskade.open(tmp, small().withLimits(8, 16))) {
-            assertThatThrownBy(() -> Caskade.open(tmp)).isInstanceOf(LockedException.class)
+            assertThatThrownBy(() -> Caskade.open(tmp))
+                    .isInstanceOf(LockedException.class)
                     .hasMessageContaining(String.valueOf(ProcessHandle.current().pid()));
             assertThatThrownBy(() -> db.put("123456789", "v")).isInstanceOf(LimitException.class);
             assertThatThrownBy(() -> db.put("", "v")).isInstanceOf(LimitException.class);

@@ -44,10 +44,15 @@ class TutorialTest {
             assertThat(c.revision()).isEqualTo(1);
             assertThat(c.changes()).extracting(Change::keyString).containsExactly("user/1");
         });
-        assertThat(seen.get(1)).isInstanceOfSatisfying(WatchEvent.Commit.class, c -> assertThat(c.changes())
-                .extracting(Change::type)
-                .containsExactly(ChangeType.PUT, ChangeType.DELETE));
-        assertThat(seen.get(2)).isInstanceOfSatisfying(WatchEvent.Commit.class, c -> assertThat(c.revision()).isEqualTo(4));
+        assertThat(seen.get(1))
+                .isInstanceOfSatisfying(
+                        WatchEvent.Commit.class,
+                        c -> assertThat(c.changes())
+                                .extracting(Change::type)
+                                .containsExactly(ChangeType.PUT, ChangeType.DELETE));
+        assertThat(seen.get(2))
+                .isInstanceOfSatisfying(
+                        WatchEvent.Commit.class, c -> assertThat(c.revision()).isEqualTo(4));
         assertThat(seen.get(seen.size() - 1)).isInstanceOf(WatchEvent.End.class);
     }
 }
