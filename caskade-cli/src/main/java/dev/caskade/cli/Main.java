@@ -1,0 +1,119 @@
+package dev.caskade.cli;
+
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStreamWriter;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.Properties;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.HelpCommand;
+import picocli.CommandLine.IVersionProvider;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ScopeType;
+import picocli.CommandLine.Spec;
+
+/** The {@code caskade} command: opens the store in {@code --data}, runs one subcommand, closes the store. */
+@Command(
+        name = "caskade",
+        scope = ScopeType.INHERIT,
+        mixinStandardHelpOptions = true,
+        versionProvider = Main.Version.class,
+        exitCodeOnInvalidInput = Main.USAGE,
+        description = {
+            "Caskade key-value store, embedded mode: every command opens the store directory itself, "
+                    + "so only one command (or program) can have a store open at a time."
+        },
+        subcommands = {
+            PutCommand.class,
+            GetCommand.class,
+            DelCommand.class,
+            ScanCommand.class,
+            WatchCommand.class,
+            VerifyCommand.class,
+            StatsCommand.class,
+            MergeCommand.class,
+            HelpCommand.class
+        },
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {
+            " 0:success",
+            " 1:not found, or the command failed (the message says why)",
+            " 2:the store is damaged",
+            "64:bad arguments",
+            "70:internal error (set CASKADE_DEBUG=1 for a stack trace)"
+        })
+public final class Main implements Callable<Integer> {
+    static final int OK = 0;
+    static final int FAILED = 1;
+    static final int DAMAGED = 2;
+    static final int USAGE = 64;
+    static final int SOFTWARE = 70;
+
+    @Spec
+    CommandSpec spec;
+
+    /** Runs the command line and exits with its exit code. */
+    public static void main(String[] args) {
+        // JSON must be UTF-8 whatever the locale says, so stdout and stderr are encoded explicitly
+        PrintWriter out = utf8(FileDescriptor.out);
+        PrintWriter err = utf8(FileDescriptor.err);
+        int code = commandLine(out, err).execute(args);
+        out.flush();
+        err.flush();
+        System.exit(code);
+    }
+
+    /** The command line with caskade's error handling, printing to {@code out} and {@code err}. */
+    static CommandLine commandLine(PrintWriter out, PrintWriter err) {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setParameterExceptionHandler(Main::badArguments);
+        cli.setExecutionExceptionHandler((e, command, parsed) -> {
+            // StoreCommand maps every expected failure itself; what reaches here is a bug
+            return StoreCommand.internalError(command.getErr(), e);
+        });
+        return cli;
+    }
+
+    @Override
+    public Integer call() {
+        spec.commandLine().usage(spec.commandLine().getErr());
+        return USAGE;
+    }
+
+    /** One line instead of picocli's message plus the whole usage text. */
+    private static int badArguments(ParameterException e, String[] args) {
+        CommandLine command = e.getCommandLine();
+        command.getErr()
+                .println("caskade: " + e.getMessage() + " (see: "
+                        + command.getCommandSpec().qualifiedName() + " --help)");
+        command.getErr().flush();
+        return USAGE;
+    }
+
+    private static PrintWriter utf8(FileDescriptor fd) {
+        return new PrintWriter(new OutputStreamWriter(new FileOutputStream(fd), StandardCharsets.UTF_8), true);
+    }
+
+    /** Reads the version that Maven filtered into {@code version.properties}. */
+    static final class Version implements IVersionProvider {
+        @Override
+        public String[] getVersion() throws IOException {
+            Properties p = new Properties();
+            try (InputStream in = Main.class.getResourceAsStream("version.properties")) {
+                if (in != null) p.load(in);
+            }
+            return new String[] {
+                "caskade " + p.getProperty("version", "(unknown version)"),
+                "Java " + Runtime.version() + " (" + System.getProperty("java.vendor") + ")"
+            };
+        }
+    }
+}
