@@ -73,8 +73,21 @@ public final class Caskade implements AutoCloseable {
     final AtomicLong merges = new AtomicLong();
     final List<java.util.function.BooleanSupplier> pendingRecordCleanups = new ArrayList<>();
 
-    /** A commit waiting for its fsync before it is published to watches. */
-    private record Pending(long lsn, WatchEvent.Commit commit) {}
+    /**
+     * A commit to publish to watches: under SYNC it waits here for its fsync. The event itself is built
+     * only if some watch is open at publish time.
+     */
+    private record Pending(long lsn, long revision, long timestamp, List<Op> ops) {
+        WatchEvent.Commit event() {
+            List<Change> changes = new ArrayList<>(ops.size());
+            for (Op op : ops) {
+                // copies: the key array is the key directory's own, the value may be the caller's
+                changes.add(new Change(
+                        EntryCodec.changeType(op.type()), op.key().clone(), op.value().clone(), op.expiresAt()));
+            }
+            return new WatchEvent.Commit(revision, timestamp, List.copyOf(changes));
+        }
+    }
 
     /** A key with a time-to-live, ordered by expiry, for the reaper. */
     private record Expiry(long at, long revision, byte[] key) implements Comparable<Expiry> {
@@ -189,7 +202,8 @@ public final class Caskade implements AutoCloseable {
 
     /** Writes {@code key}; returns the commit's revision. */
     public long put(byte[] key, byte[] value) {
-        return commit(List.of(new Op(EntryCodec.PUT, key.clone(), value.clone(), 0)), List.of(), Mode.WRITE);
+        // the value is not copied: it is encoded before put returns, and an event copies it then
+        return commit(List.of(new Op(EntryCodec.PUT, key.clone(), value, 0)), List.of(), Mode.WRITE);
     }
 
     /** Writes {@code key} to expire after {@code ttl}; returns the commit's revision. */
@@ -355,7 +369,6 @@ public final class Caskade implements AutoCloseable {
             throw new FatalException("write failed: dir=" + dir + ": " + e.getMessage(), e);
         }
         boolean keepPrev = !snapshots.isEmpty();
-        List<Change> changes = new ArrayList<>(ops.size());
         long offset = start;
         for (Op op : ops) {
             int size = EntryCodec.size(op.key().length, op.value().length);
@@ -366,16 +379,15 @@ public final class Caskade implements AutoCloseable {
             } else {
                 keyDir.remove(op.key(), loc, keepPrev);
             }
-            seg.maxRevision = rev;
-            seg.maxTimestamp = now;
-            changes.add(new Change(EntryCodec.changeType(op.type()), op.key(), op.value(), op.expiresAt()));
             offset += size;
         }
-        WatchEvent.Commit event = new WatchEvent.Commit(rev, now, List.copyOf(changes));
+        seg.maxRevision = rev;
+        seg.maxTimestamp = now;
+        Pending p = new Pending(lsn, rev, now, ops);
         if (sync) {
-            pending.add(new Pending(lsn, event));
+            pending.add(p);
         } else {
-            hub.publish(event);
+            hub.publish(rev, p::event);
         }
         return lsn;
     }
@@ -384,7 +396,7 @@ public final class Caskade implements AutoCloseable {
     private void publishDurable(long lsn) {
         for (Pending p = pending.peek(); p != null && p.lsn() <= lsn; p = pending.peek()) {
             pending.poll();
-            hub.publish(p.commit());
+            hub.publish(p.revision(), p::event);
         }
     }
 

@@ -75,6 +75,10 @@ final class KeyDir {
     private static final Leaf EMPTY = new Leaf(new int[0], new byte[0][], new Loc[0]);
 
     private volatile Object root = EMPTY;
+    /** The writer's descent path, reused: only the commit lock holder writes. */
+    private Inner[] writerPath = new Inner[8];
+
+    private int[] writerAt = new int[8];
     private final Queue<byte[]> chained = new ConcurrentLinkedQueue<>();
     private volatile long keys;
     private volatile long keyBytes;
@@ -185,14 +189,14 @@ final class KeyDir {
     /** Inserts or overwrites; returns the previous version. */
     private Loc upsert(byte[] key, Loc loc, boolean keepPrev) {
         int p = prefix(key);
-        Inner[] path = new Inner[8];
-        int[] at = new int[8];
+        Inner[] path = writerPath;
+        int[] at = writerAt;
         int depth = 0;
         Object n = root;
         while (n instanceof Inner in) {
             if (depth == path.length) {
-                path = Arrays.copyOf(path, depth * 2);
-                at = Arrays.copyOf(at, depth * 2);
+                path = writerPath = Arrays.copyOf(path, depth * 2);
+                at = writerAt = Arrays.copyOf(at, depth * 2);
             }
             int c = childIndex(in, p, key);
             path[depth] = in;

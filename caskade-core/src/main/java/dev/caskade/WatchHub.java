@@ -33,11 +33,15 @@ final class WatchHub {
         return watches.size();
     }
 
-    void publish(WatchEvent.Commit c) {
+    /** Publishes commit {@code revision}; its event is built only when some watch is open. */
+    void publish(long revision, java.util.function.Supplier<WatchEvent.Commit> event) {
         lock.lock();
         try {
-            for (Watch w : watches) w.offer(c);
-            published = c.revision();
+            if (!watches.isEmpty()) {
+                WatchEvent.Commit c = event.get();
+                for (Watch w : watches) w.offer(c);
+            }
+            published = revision;
         } finally {
             lock.unlock();
         }
