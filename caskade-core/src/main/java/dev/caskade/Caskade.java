@@ -83,7 +83,10 @@ public final class Caskade implements AutoCloseable {
             for (Op op : ops) {
                 // copies: the key array is the key directory's own, the value may be the caller's
                 changes.add(new Change(
-                        EntryCodec.changeType(op.type()), op.key().clone(), op.value().clone(), op.expiresAt()));
+                        EntryCodec.changeType(op.type()),
+                        op.key().clone(),
+                        op.value().clone(),
+                        op.expiresAt()));
             }
             return new WatchEvent.Commit(revision, timestamp, List.copyOf(changes));
         }
