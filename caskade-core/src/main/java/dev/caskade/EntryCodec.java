@@ -61,7 +61,10 @@ final class EntryCodec {
         out.put(value);
         int end = out.position();
         CRC32C crc = new CRC32C();
-        crc.update(out.slice(start + 4, end - start - 4));
+        int limit = out.limit();
+        out.position(start + 4).limit(end); // the writer owns this buffer: no slice to allocate
+        crc.update(out);
+        out.limit(limit).position(end);
         out.putInt(start, (int) crc.getValue());
     }
 
@@ -100,7 +103,11 @@ final class EntryCodec {
         long size = (long) HEADER + keyLen + valueLen;
         if (limit - pos < size) return Problem.SHORT;
         CRC32C crc = new CRC32C();
-        crc.update(buf.slice(pos + 4, (int) size - 4));
+        if (buf.hasArray()) {
+            crc.update(buf.array(), buf.arrayOffset() + pos + 4, (int) size - 4);
+        } else {
+            crc.update(buf.slice(pos + 4, (int) size - 4));
+        }
         return (int) crc.getValue() == buf.getInt(pos) ? Problem.NONE : Problem.CHECKSUM;
     }
 

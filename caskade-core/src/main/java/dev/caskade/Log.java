@@ -97,7 +97,7 @@ final class Log {
     Segment roll(long revisionBefore) throws IOException {
         Segment old = active;
         old.seal();
-        Segment s = Segment.create(dir, nextId++, Segment.Kind.DATA, revisionBefore, "");
+        Segment s = Segment.create(dir, nextId++, Segment.Kind.DATA, revisionBefore, "", options.segmentBytes());
         fsyncDirectory();
         List<Segment> next = new ArrayList<>(segments);
         next.add(s);

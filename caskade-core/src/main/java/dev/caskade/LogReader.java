@@ -123,6 +123,7 @@ final class LogReader {
                 sources.add(new Source(s, null, items.iterator()));
                 if (s == lastData) {
                     active = s;
+                    s.activate(options.segmentBytes());
                 } else {
                     s.seal();
                 }
@@ -132,7 +133,7 @@ final class LogReader {
         for (Source src : sources) revision = Math.max(revision, src.segment.maxRevision);
         List<Segment> all = new ArrayList<>(segments);
         if (active == null) {
-            active = Segment.create(dir, maxId + 1, Segment.Kind.DATA, revision, "");
+            active = Segment.create(dir, maxId + 1, Segment.Kind.DATA, revision, "", options.segmentBytes());
             all.add(active);
             maxId++;
             try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
@@ -168,10 +169,16 @@ final class LogReader {
             if (h != null && grouped && (h.revision() < lastRevision || h.revision() <= s.base)) {
                 problem = EntryCodec.Problem.BAD_HEADER; // revisions only go up within a data segment
             }
+            if (problem != EntryCodec.Problem.NONE && zeros(b, pos, size)) {
+                // the unused rest of the reserved active segment: not data, nothing was torn here
+                if (s.sealed() || !newest) s.truncate(pos);
+                else s.setSize(pos);
+                break;
+            }
             if (problem != EntryCodec.Problem.NONE) {
                 int next = nextSound(b, pos + 1, size, s.base);
                 if (newest && next < 0) {
-                    cutTail(s, groupStart, size, group.size() + 1);
+                    cutTail(s, groupStart, dataEnd(b, groupStart, size), group.size() + 1);
                     return found;
                 }
                 if (!options.repairing()) {
@@ -206,7 +213,7 @@ final class LogReader {
         }
         if (!group.isEmpty()) {
             if (newest) {
-                cutTail(s, groupStart, size, group.size());
+                cutTail(s, groupStart, (int) Math.max(s.size(), groupStart), group.size());
             } else if (options.repairing()) {
                 skippedEntries += group.size();
                 notes.add("dropped incomplete commit at " + groupStart + " in " + s.path.getFileName());
@@ -308,10 +315,10 @@ final class LogReader {
         }
     }
 
-    private void cutTail(Segment s, int from, int size, long entries) throws IOException {
-        truncatedBytes += size - from;
+    private void cutTail(Segment s, int from, int end, long entries) throws IOException {
+        truncatedBytes += end - from;
         droppedEntries += entries;
-        notes.add("truncated torn tail of " + s.path.getFileName() + " at offset " + from + ": " + (size - from)
+        notes.add("truncated torn tail of " + s.path.getFileName() + " at offset " + from + ": " + (end - from)
                 + " bytes, " + entries + " entries");
         s.truncate(from);
     }
@@ -323,6 +330,30 @@ final class LogReader {
         } catch (NumberFormatException e) {
             return 0;
         }
+    }
+
+    /** The end of the last non-zero byte in [from, to): what a torn write actually left behind. */
+    static int dataEnd(ByteBuffer b, int from, int to) {
+        int end = to;
+        while (end > from) {
+            int start = Math.max(from, end - (1 << 16));
+            if (!zeros(b, start, end)) {
+                while (end > start && b.get(end - 1) == 0) end--;
+                return end;
+            }
+            end = start;
+        }
+        return from;
+    }
+
+    /** True when every byte of [from, to) is zero. */
+    static boolean zeros(ByteBuffer b, int from, int to) {
+        ByteBuffer zero = ByteBuffer.allocate(Math.min(1 << 16, Math.max(0, to - from)));
+        for (int p = from; p < to; p += zero.capacity()) {
+            int n = Math.min(zero.capacity(), to - p);
+            if (b.slice(p, n).mismatch(zero.slice(0, n)) >= 0) return false;
+        }
+        return true;
     }
 
     /** The next offset after {@code from} where a sound entry starts, or -1. */

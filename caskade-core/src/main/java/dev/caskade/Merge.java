@@ -125,7 +125,7 @@ final class Merge {
                                 } finally {
                                     db.commitLock.unlock();
                                 }
-                                out = Segment.create(db.dir, id, Segment.Kind.MERGED, boundary, ".tmp");
+                                out = Segment.create(db.dir, id, Segment.Kind.MERGED, boundary, ".tmp", 0);
                                 outputs.add(out);
                             }
                             moves.add(new Move(key, head, outputs.size() - 1, (int) out.size()));
@@ -141,7 +141,7 @@ final class Merge {
             }
             if (outputs.isEmpty()) {
                 // nothing live: an empty merged segment still records the compaction point for reopen
-                outputs.add(Segment.create(db.dir, takeId(db), Segment.Kind.MERGED, boundary, ".tmp"));
+                outputs.add(Segment.create(db.dir, takeId(db), Segment.Kind.MERGED, boundary, ".tmp", 0));
             }
             // make the outputs durable and give them their final names and hints
             List<Segment> finals = new ArrayList<>();

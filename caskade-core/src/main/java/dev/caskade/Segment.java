@@ -48,7 +48,10 @@ final class Segment {
     final Path path;
     private volatile FileChannel channel;
     private volatile boolean closed;
+    /** Read-only view for reads without a system call: the reserved region while active, exact once sealed. */
     private volatile MappedByteBuffer map;
+
+    private volatile boolean sealed;
     /** Bytes written, header included: every entry below it is whole. */
     private volatile long size;
     /** Bytes of entries no key points to any more. */
@@ -79,8 +82,12 @@ final class Segment {
         return segmentPath.resolveSibling(n.substring(0, n.length() - 4) + ".hint");
     }
 
-    /** Creates a new, empty segment file with its header, fsynced. */
-    static Segment create(Path dir, long id, Kind kind, long base, String suffix) throws IOException {
+    /**
+     * Creates a new, empty segment file with its header, fsynced. With {@code reserve > 0} (the active
+     * segment) the file is extended, sparsely, to that size and mapped, so reads of the newest data need
+     * no system call; the zeros after the last entry are not data and are cut off when it is sealed.
+     */
+    static Segment create(Path dir, long id, Kind kind, long base, String suffix, long reserve) throws IOException {
         Path p = dir.resolve(fileName(id) + suffix);
         FileChannel ch =
                 FileChannel.open(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
@@ -92,7 +99,20 @@ final class Segment {
             ch.close();
             throw e;
         }
-        return new Segment(id, kind, base, p, ch, HEADER);
+        Segment seg = new Segment(id, kind, base, p, ch, HEADER);
+        if (reserve > HEADER) seg.activate(reserve);
+        return seg;
+    }
+
+    /**
+     * Makes this the active segment: drops anything after the last entry, extends the file (sparsely) to
+     * {@code reserve} bytes and maps it for reading.
+     */
+    void activate(long reserve) throws IOException {
+        channel.truncate(size);
+        if (reserve > size) channel.write(ByteBuffer.allocate(1), reserve - 1);
+        channel.force(true);
+        map = channel.map(FileChannel.MapMode.READ_ONLY, 0, Math.max(size, reserve));
     }
 
     static ByteBuffer header(long id, Kind kind, long base) {
@@ -141,7 +161,7 @@ final class Segment {
     }
 
     boolean sealed() {
-        return map != null;
+        return sealed;
     }
 
     /** Appends bytes at the end; the caller serialises writers. On failure the tail is cut back. */
@@ -186,6 +206,11 @@ final class Segment {
         channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
     }
 
+    /** Sets where the entries end without touching the file (open, before {@link #activate}). */
+    void setSize(long newSize) {
+        size = newSize;
+    }
+
     /** Cuts the file back to {@code newSize} (torn tail on open). */
     void truncate(long newSize) throws IOException {
         channel.truncate(newSize);
@@ -211,10 +236,15 @@ final class Segment {
         }
     }
 
-    /** Makes the segment read-only and maps it for reads without a system call. */
+    /** Makes the segment read-only: fsynced, cut to its entries, and mapped for reads. */
     void seal() throws IOException {
         force();
+        if (channel.size() != size) {
+            channel.truncate(size);
+            channel.force(true);
+        }
         map = channel.map(FileChannel.MapMode.READ_ONLY, 0, size);
+        sealed = true;
     }
 
     /**
@@ -223,7 +253,8 @@ final class Segment {
      */
     ByteBuffer bytes(long limit) {
         MappedByteBuffer m = map;
-        if (m != null) return m.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        if (m != null && m.capacity() >= limit) return m.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        // a commit larger than the reserve grew the active file past its mapping
         ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(limit)).order(ByteOrder.LITTLE_ENDIAN);
         readFully(b, 0);
         return b.clear();
@@ -233,7 +264,7 @@ final class Segment {
     ByteBuffer read(long offset, int len) {
         MappedByteBuffer m = map;
         ByteBuffer b = ByteBuffer.allocate(len).order(ByteOrder.LITTLE_ENDIAN);
-        if (m != null && offset + len <= m.capacity()) {
+        if (m != null && offset + len <= Math.min(m.capacity(), size)) {
             m.get(Math.toIntExact(offset), b.array(), 0, len);
             return b;
         }
