@@ -466,16 +466,15 @@ public final class Caskade implements AutoCloseable {
             Segment s = l.segment;
             if (s.acquire()) {
                 try {
-                    ByteBuffer b = s.read(l.offset, l.size);
+                    ByteBuffer b = s.view(l.offset, l.size);
                     if (EntryCodec.check(b, 0, l.size) != EntryCodec.Problem.NONE) {
                         throw new CorruptionException("checksum mismatch", s.path, l.offset);
                     }
                     EntryCodec.Header h = EntryCodec.header(b, 0);
-                    byte[] k = EntryCodec.key(b, 0, h);
-                    if (!Arrays.equals(k, key) || h.revision() != l.revision) {
+                    if (!EntryCodec.keyEquals(b, 0, h, key) || h.revision() != l.revision) {
                         throw new CorruptionException("entry does not match key directory", s.path, l.offset);
                     }
-                    return new Entry(k, EntryCodec.value(b, 0, h), h.revision(), h.expiresAt());
+                    return new Entry(key.clone(), EntryCodec.value(b, 0, h), h.revision(), h.expiresAt());
                 } finally {
                     s.release();
                 }

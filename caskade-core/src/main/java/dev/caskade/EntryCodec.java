@@ -105,6 +105,10 @@ final class EntryCodec {
         CRC32C crc = new CRC32C();
         if (buf.hasArray()) {
             crc.update(buf.array(), buf.arrayOffset() + pos + 4, (int) size - 4);
+        } else if (pos == 0 && size == buf.capacity() && buf.limit() == buf.capacity()) {
+            // a view of exactly one entry (a read): walk it in place instead of slicing again
+            crc.update(buf.position(4));
+            buf.position(0);
         } else {
             crc.update(buf.slice(pos + 4, (int) size - 4));
         }
@@ -127,6 +131,14 @@ final class EntryCodec {
         byte[] k = new byte[h.keyLen()];
         buf.get(pos + HEADER, k);
         return k;
+    }
+
+    /** True when the entry's key is {@code key}, compared in place. */
+    static boolean keyEquals(ByteBuffer buf, int pos, Header h, byte[] key) {
+        if (h.keyLen() != key.length) return false;
+        int at = pos + HEADER;
+        for (int i = 0; i < key.length; i++) if (buf.get(at + i) != key[i]) return false;
+        return true;
     }
 
     static byte[] value(ByteBuffer buf, int pos, Header h) {

@@ -32,6 +32,13 @@ final class Log {
     private volatile Segment active;
     private long nextId;
     private volatile long writtenLsn;
+    /** Commits appended since open, and how many the last fsync covered: group commit's memory. */
+    private volatile long writtenCommits;
+
+    private long syncedCommits;
+    private long lastGroup = 1;
+    /** fsyncs done by group commit since open (a metric: commits per fsync is the grouping factor). */
+    volatile long fsyncs;
 
     private final ReentrantLock syncLock = new ReentrantLock();
     private final Condition synced = syncLock.newCondition();
@@ -89,6 +96,7 @@ final class Log {
     long append(Segment seg, ByteBuffer commit) throws IOException {
         int len = commit.remaining();
         seg.append(commit);
+        writtenCommits++;
         writtenLsn += len;
         return writtenLsn;
     }
@@ -173,9 +181,11 @@ final class Log {
                     continue;
                 }
                 syncing = true;
+                syncLock.unlock();
+                gather();
+                long commits = writtenCommits;
                 long target = writtenLsn;
                 Segment seg = active;
-                syncLock.unlock();
                 Throwable err = null;
                 try {
                     IOException injected = nextSyncFailure;
@@ -200,6 +210,9 @@ final class Log {
                     fail(err);
                 } else {
                     durableLsn = Math.max(durableLsn, target);
+                    lastGroup = Math.max(1, commits - syncedCommits);
+                    fsyncs++;
+                    syncedCommits = commits;
                 }
                 synced.signalAll();
             }
@@ -207,6 +220,25 @@ final class Log {
             syncLock.unlock();
         }
     }
+
+    /**
+     * Waits a little before an fsync when the last one was shared by many committers, until about as many
+     * have written again or {@link #GATHER_NANOS} passed. Writers released by the previous fsync need a
+     * moment to come back; without this the next fsync would cover only the first of them (PostgreSQL's
+     * commit_delay, made adaptive). A lone writer (a group of one) never waits.
+     */
+    private void gather() {
+        long want = lastGroup * 3 / 4;
+        if (want < 2) return;
+        long base = syncedCommits; // only leaders change it, and we are the leader
+        long deadline = System.nanoTime() + GATHER_NANOS;
+        while (writtenCommits - base < want && System.nanoTime() < deadline) {
+            java.util.concurrent.locks.LockSupport.parkNanos(20_000);
+        }
+    }
+
+    /** Longest wait for a group to form: about one fsync on this class of disk. */
+    private static final long GATHER_NANOS = 200_000;
 
     /** One fsync of everything written so far (interval durability and close). */
     void syncNow() {

@@ -25,6 +25,9 @@ import java.util.PriorityQueue;
  * merge interrupted by a crash (outputs and inputs both present) loads correctly.
  */
 final class LogReader {
+    /** A cleanly closed newest segment smaller than this is appended to again rather than sealed. */
+    private static final long REUSE_BELOW = 8L << 20;
+
     private final Path dir;
     private final CaskadeOptions options;
     private final KeyDir keyDir;
@@ -101,9 +104,10 @@ final class LogReader {
             revision = Math.max(revision, s.base);
             if (s.kind == Segment.Kind.MERGED) compacted = Math.max(compacted, s.base);
             HintFile.Run run = HintFile.open(Segment.hintPath(s.path), s.id, s.size());
-            if (run != null && s == lastData && s.size() < options.segmentBytes() / 2) {
+            if (run != null && s == lastData && s.size() < Math.min(options.segmentBytes() / 2, REUSE_BELOW)) {
                 // a cleanly closed but small newest segment: keep appending to it instead of starting
-                // another tiny one; its hint would go stale, so it goes and the segment is scanned
+                // another tiny one (each short-lived open would add one); its hint would go stale, so it
+                // goes and the segment is scanned, which is cheap at this size
                 Files.delete(Segment.hintPath(s.path));
                 run = null;
             }
@@ -236,10 +240,17 @@ final class LogReader {
     private static final class Head {
         final Source source;
         HintFile.Item item;
+        /** The key's first bytes as an int: most comparisons end here. */
+        int pre;
 
         Head(Source source, HintFile.Item item) {
             this.source = source;
-            this.item = item;
+            set(item);
+        }
+
+        void set(HintFile.Item i) {
+            item = i;
+            if (i != null) pre = KeyDir.prefix(i.key());
         }
     }
 
@@ -248,7 +259,8 @@ final class LogReader {
      * is a put. Every other version is counted as dead bytes of its segment.
      */
     private static final class Winners implements Iterator<Map.Entry<byte[], Loc>> {
-        private final PriorityQueue<Head> queue = new PriorityQueue<>((a, b) -> HintFile.ORDER.compare(a.item, b.item));
+        private final PriorityQueue<Head> queue = new PriorityQueue<>(
+                (a, b) -> a.pre != b.pre ? Integer.compare(a.pre, b.pre) : HintFile.ORDER.compare(a.item, b.item));
         private Map.Entry<byte[], Loc> next;
 
         Winners(List<Source> sources) {
@@ -265,7 +277,8 @@ final class LogReader {
                 HintFile.Item best = h.item;
                 Segment bestSeg = h.source.segment();
                 advance(h);
-                while (!queue.isEmpty() && Arrays.equals(queue.peek().item.key(), best.key())) {
+                int bestPre = KeyDir.prefix(best.key());
+                while (!queue.isEmpty() && queue.peek().pre == bestPre && Arrays.equals(queue.peek().item.key(), best.key())) {
                     Head o = queue.poll();
                     if (o.item.revision() > best.revision()) {
                         bestSeg.deadBytes.addAndGet(best.size());
@@ -295,7 +308,7 @@ final class LogReader {
         }
 
         private void advance(Head h) {
-            h.item = h.source.next();
+            h.set(h.source.next());
             if (h.item != null) {
                 track(h.source.segment(), h.item);
                 queue.add(h);

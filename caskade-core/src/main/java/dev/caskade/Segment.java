@@ -260,6 +260,18 @@ final class Segment {
         return b.clear();
     }
 
+    /**
+     * The {@code len} bytes at {@code offset}: a view of the mapping when it covers them (no copy, no
+     * system call), else a fresh read. Only for the caller's thread.
+     */
+    ByteBuffer view(long offset, int len) {
+        MappedByteBuffer m = map;
+        if (m != null && offset + len <= Math.min(m.capacity(), size)) {
+            return m.slice(Math.toIntExact(offset), len).order(ByteOrder.LITTLE_ENDIAN);
+        }
+        return read(offset, len);
+    }
+
     /** Reads {@code len} bytes at {@code offset} into a new buffer. */
     ByteBuffer read(long offset, int len) {
         MappedByteBuffer m = map;
