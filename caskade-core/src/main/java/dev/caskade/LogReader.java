@@ -278,7 +278,9 @@ final class LogReader {
                 Segment bestSeg = h.source.segment();
                 advance(h);
                 int bestPre = KeyDir.prefix(best.key());
-                while (!queue.isEmpty() && queue.peek().pre == bestPre && Arrays.equals(queue.peek().item.key(), best.key())) {
+                while (!queue.isEmpty()
+                        && queue.peek().pre == bestPre
+                        && Arrays.equals(queue.peek().item.key(), best.key())) {
                     Head o = queue.poll();
                     if (o.item.revision() > best.revision()) {
                         bestSeg.deadBytes.addAndGet(best.size());
