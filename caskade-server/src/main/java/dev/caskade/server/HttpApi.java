@@ -1,0 +1,364 @@
+package dev.caskade.server;
+
+import dev.caskade.Batch;
+import dev.caskade.Caskade;
+import dev.caskade.ConflictException;
+import dev.caskade.CorruptionException;
+import dev.caskade.Entry;
+import dev.caskade.LimitException;
+import dev.caskade.Snapshot;
+import dev.caskade.Stats;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import tools.jackson.core.JacksonException;
+
+/** The routes of HTTP API v1: turns one request into one reply. Runs on worker threads, never on the event loop. */
+final class HttpApi {
+    private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
+    private static final String JSON = "application/json";
+    private static final String KV = "/v1/kv/";
+    private static final int MAX_LIMIT = 10_000;
+    private static final int MAX_TXN_ATTEMPTS = 100;
+    /** A century: far enough for any real expiry, near enough that now + ttl cannot overflow. */
+    private static final long MAX_TTL_SECONDS = 100L * 365 * 24 * 3600;
+
+    private final Caskade db;
+    private volatile boolean ready = true;
+
+    HttpApi(Caskade db) {
+        this.db = db;
+    }
+
+    /** Readiness turns off when the server begins to stop, so balancers drain it first. */
+    void notReady() {
+        ready = false;
+    }
+
+    HttpReply handle(HttpCall call) {
+        try {
+            return route(call);
+        } catch (HttpFailure e) {
+            return error(HttpResponseStatus.valueOf(e.status()), e.getMessage());
+        } catch (LimitException e) {
+            return error(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, e.getMessage());
+        } catch (ConflictException e) {
+            return error(HttpResponseStatus.PRECONDITION_FAILED, e.getMessage());
+        } catch (CorruptionException e) {
+            log.error("corruption while serving {} {}", call.method(), call.path(), e);
+            return error(HttpResponseStatus.INTERNAL_SERVER_ERROR, e.getMessage());
+        } catch (JacksonException e) {
+            return error(HttpResponseStatus.BAD_REQUEST, "bad JSON: " + e.getOriginalMessage());
+        } catch (IllegalStateException e) {
+            // the store is closed or refuses writes: the server is going away
+            return error(HttpResponseStatus.SERVICE_UNAVAILABLE, e.getMessage());
+        } catch (RuntimeException e) {
+            log.warn("failed to serve {} {}", call.method(), call.path(), e);
+            return error(HttpResponseStatus.INTERNAL_SERVER_ERROR, String.valueOf(e.getMessage()));
+        }
+    }
+
+    private HttpReply route(HttpCall call) {
+        String path = call.path();
+        HttpMethod m = call.method();
+        if (path.startsWith(KV)) {
+            byte[] key = HttpQuery.decode(path.substring(KV.length()), false);
+            if (key.length == 0) throw HttpFailure.badRequest("empty key");
+            if (m.equals(HttpMethod.GET)) return get(key);
+            if (m.equals(HttpMethod.PUT)) return put(call, key);
+            if (m.equals(HttpMethod.DELETE)) return delete(call, key);
+            return notAllowed("GET, PUT, DELETE");
+        }
+        return switch (path) {
+            case "/v1/kv" -> m.equals(HttpMethod.GET) ? list(call.query()) : notAllowed("GET");
+            case "/v1/txn" -> m.equals(HttpMethod.POST) ? txn(call.body()) : notAllowed("POST");
+            case "/v1/watch" -> m.equals(HttpMethod.GET) ? watch(call) : notAllowed("GET");
+            case "/v1/digest" -> m.equals(HttpMethod.GET) ? digest(call.query()) : notAllowed("GET");
+            case "/v1/status" -> m.equals(HttpMethod.GET) ? status() : notAllowed("GET");
+            case "/healthz" ->
+                m.equals(HttpMethod.GET) ? json(HttpResponseStatus.OK, new HttpJson.Health("ok")) : notAllowed("GET");
+            case "/readyz" -> m.equals(HttpMethod.GET) ? readiness() : notAllowed("GET");
+            default -> error(HttpResponseStatus.NOT_FOUND, "no route for " + path);
+        };
+    }
+
+    private HttpReply get(byte[] key) {
+        Entry e = db.get(key).orElseThrow(() -> new HttpFailure(404, "key not found"));
+        return new HttpReply.Full(
+                HttpResponseStatus.OK,
+                "application/octet-stream",
+                e.value(),
+                Map.of(HttpHeaderNames.ETAG.toString(), etag(e.revision())));
+    }
+
+    private HttpReply put(HttpCall call, byte[] key) {
+        long ttl = call.query().number("ttl", 0, 1, MAX_TTL_SECONDS);
+        Batch batch = Batch.create();
+        expectations(call, key, batch);
+        if (ttl > 0) batch.put(key, call.body(), Duration.ofSeconds(ttl));
+        else batch.put(key, call.body());
+        long rev = db.commit(batch);
+        return new HttpReply.Full(
+                HttpResponseStatus.OK,
+                JSON,
+                HttpJson.write(new HttpJson.Revision(rev)),
+                Map.of(HttpHeaderNames.ETAG.toString(), etag(rev)));
+    }
+
+    private HttpReply delete(HttpCall call, byte[] key) {
+        Batch batch = Batch.create();
+        boolean conditional = expectations(call, key, batch);
+        if (!conditional) {
+            long rev = db.delete(key);
+            if (rev == 0) throw new HttpFailure(404, "key not found");
+            return json(HttpResponseStatus.OK, new HttpJson.Revision(rev));
+        }
+        if (db.get(key).isEmpty()) throw new HttpFailure(404, "key not found");
+        long rev = db.commit(batch.delete(key));
+        return json(HttpResponseStatus.OK, new HttpJson.Revision(rev));
+    }
+
+    /** Adds If-Match / If-None-Match preconditions to {@code batch}; true if there was one. */
+    private static boolean expectations(HttpCall call, byte[] key, Batch batch) {
+        String ifMatch = call.headers().get(HttpHeaderNames.IF_MATCH);
+        String ifNoneMatch = call.headers().get(HttpHeaderNames.IF_NONE_MATCH);
+        if (ifMatch != null && ifNoneMatch != null)
+            throw HttpFailure.badRequest("give If-Match or If-None-Match, not both");
+        if (ifNoneMatch != null) {
+            if (!ifNoneMatch.trim().equals("*")) throw HttpFailure.badRequest("only If-None-Match: * is supported");
+            batch.expect(key, 0);
+            return true;
+        }
+        if (ifMatch != null) {
+            batch.expect(key, parseEtag(ifMatch.trim()));
+            return true;
+        }
+        return false;
+    }
+
+    private static long parseEtag(String tag) {
+        String t = tag.startsWith("W/") ? tag.substring(2) : tag;
+        if (t.length() >= 2 && t.startsWith("\"") && t.endsWith("\"")) t = t.substring(1, t.length() - 1);
+        try {
+            long rev = Long.parseLong(t);
+            if (rev <= 0) throw HttpFailure.badRequest("If-Match revision must be positive");
+            return rev;
+        } catch (NumberFormatException e) {
+            throw HttpFailure.badRequest("If-Match must be a revision ETag like \"12\": " + tag);
+        }
+    }
+
+    private HttpReply list(HttpQuery q) {
+        byte[] prefix = q.bytes("prefix", new byte[0]);
+        int limit = (int) q.number("limit", 1000, 1, MAX_LIMIT);
+        byte[] from = prefix;
+        byte[] after = q.bytes("after", null);
+        if (after != null) {
+            byte[] next = Arrays.copyOf(after, after.length + 1); // the smallest key greater than after
+            if (Arrays.compareUnsigned(next, from) > 0) from = next;
+        }
+        try (Snapshot snap = db.snapshot();
+                Stream<Entry> s = snap.range(from, prefixEnd(prefix))) {
+            List<HttpJson.Item> items = new ArrayList<>();
+            byte[] last = null;
+            boolean more = false;
+            for (Iterator<Entry> it = s.iterator(); it.hasNext(); ) {
+                Entry e = it.next();
+                if (items.size() == limit) {
+                    more = true;
+                    break;
+                }
+                items.add(HttpJson.Item.of(e));
+                last = e.key();
+            }
+            return json(HttpResponseStatus.OK, HttpJson.Page.of(snap.revision(), items, more ? last : null));
+        }
+    }
+
+    /**
+     * Optimistic and atomic: decides the branch from the compare keys' current revisions, then commits that
+     * branch expecting those very revisions, so the decision still holds at the commit; on a race it retries.
+     */
+    private HttpReply txn(byte[] body) {
+        if (body.length == 0) throw HttpFailure.badRequest("empty body");
+        HttpJson.Txn txn = HttpJson.MAPPER.readValue(body, HttpJson.Txn.class);
+        List<HttpJson.Compare> compares = orEmpty(txn.compare());
+        for (HttpJson.Compare c : compares) {
+            if (c == null || c.key() == null) throw HttpFailure.badRequest("compare needs a key");
+            if (c.revision() < 0) throw HttpFailure.badRequest("compare revision must not be negative");
+        }
+        addOps(Batch.create(), txn.success()); // validate both branches before deciding
+        addOps(Batch.create(), txn.failure());
+        for (int attempt = 0; attempt < MAX_TXN_ATTEMPTS; attempt++) {
+            Batch batch = Batch.create();
+            boolean succeeded = true;
+            for (HttpJson.Compare c : compares) {
+                long current = db.get(c.key()).map(Entry::revision).orElse(0L);
+                succeeded &= current == c.revision();
+                batch.expect(c.key(), current);
+            }
+            addOps(batch, succeeded ? txn.success() : txn.failure());
+            try {
+                return json(HttpResponseStatus.OK, new HttpJson.TxnResult(succeeded, db.commit(batch)));
+            } catch (ConflictException e) {
+                // a compare key changed between the read and the commit: decide again
+            }
+        }
+        return error(HttpResponseStatus.SERVICE_UNAVAILABLE, "transaction kept conflicting; retry");
+    }
+
+    private static void addOps(Batch batch, List<HttpJson.Op> ops) {
+        for (HttpJson.Op op : orEmpty(ops)) {
+            if (op == null || op.key() == null || op.op() == null)
+                throw HttpFailure.badRequest("an op needs \"op\" and \"key\"");
+            byte[] key = op.key().getBytes(StandardCharsets.UTF_8);
+            switch (op.op()) {
+                case "put" -> {
+                    byte[] value = value(op);
+                    if (op.ttl() == null) batch.put(key, value);
+                    else if (op.ttl() > 0 && op.ttl() <= MAX_TTL_SECONDS)
+                        batch.put(key, value, Duration.ofSeconds(op.ttl()));
+                    else throw HttpFailure.badRequest("ttl must be in [1, " + MAX_TTL_SECONDS + "]");
+                }
+                case "delete" -> batch.delete(key);
+                default -> throw HttpFailure.badRequest("unknown op: " + op.op());
+            }
+        }
+    }
+
+    private static byte[] value(HttpJson.Op op) {
+        if (op.value() != null && op.valueBase64() != null)
+            throw HttpFailure.badRequest("give value or value_base64, not both");
+        if (op.valueBase64() != null) {
+            try {
+                return Base64.getDecoder().decode(op.valueBase64());
+            } catch (IllegalArgumentException e) {
+                throw HttpFailure.badRequest("bad value_base64");
+            }
+        }
+        if (op.value() == null) throw HttpFailure.badRequest("put needs a value");
+        return op.value().getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static <T> List<T> orEmpty(List<T> list) {
+        return list == null ? List.of() : list;
+    }
+
+    private HttpReply watch(HttpCall call) {
+        HttpQuery q = call.query();
+        byte[] prefix = q.bytes("prefix", new byte[0]);
+        long from = q.number("from", -1, 0, Long.MAX_VALUE);
+        boolean snapshot = q.flag("snapshot");
+        String lastEventId = call.headers().get("Last-Event-ID");
+        if (lastEventId != null && !lastEventId.isBlank()) {
+            try {
+                from = Long.parseLong(lastEventId.trim());
+            } catch (NumberFormatException e) {
+                throw HttpFailure.badRequest("Last-Event-ID must be a revision: " + lastEventId);
+            }
+            if (from < 0) throw HttpFailure.badRequest("Last-Event-ID must not be negative");
+            snapshot = false; // the client has the state up to that revision already
+        }
+        if (from < 0 && !snapshot) from = db.revision(); // neither given: only what happens from now on
+        return new HttpReply.Events(new SseStream.Start(prefix, Math.max(from, 0), snapshot));
+    }
+
+    private HttpReply digest(HttpQuery q) {
+        byte[] prefix = q.bytes("prefix", new byte[0]);
+        MessageDigest sha;
+        try {
+            sha = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JDK lacks SHA-256", e);
+        }
+        ByteBuffer len = ByteBuffer.allocate(4);
+        long keys = 0;
+        try (Snapshot snap = db.snapshot();
+                Stream<Entry> s = snap.scan(prefix)) {
+            for (Iterator<Entry> it = s.iterator(); it.hasNext(); ) {
+                Entry e = it.next();
+                sha.update(len.clear().putInt(e.key().length).array());
+                sha.update(e.key());
+                sha.update(len.clear().putInt(e.value().length).array());
+                sha.update(e.value());
+                keys++;
+            }
+            return json(
+                    HttpResponseStatus.OK,
+                    new HttpJson.Digest(snap.revision(), keys, HexFormat.of().formatHex(sha.digest())));
+        }
+    }
+
+    private HttpReply status() {
+        Stats s = db.stats();
+        return json(
+                HttpResponseStatus.OK,
+                new HttpJson.Status(
+                        s.revision(),
+                        s.keys(),
+                        "primary",
+                        s.diskBytes(),
+                        s.liveBytes(),
+                        s.deadBytes(),
+                        s.segments(),
+                        s.compactedRevision(),
+                        s.durability(),
+                        s.watches(),
+                        s.snapshots(),
+                        s.merges()));
+    }
+
+    private HttpReply readiness() {
+        if (!ready) return json(HttpResponseStatus.SERVICE_UNAVAILABLE, new HttpJson.Health("stopping"));
+        db.stats(); // throws IllegalStateException (503) once the store is closed
+        return json(HttpResponseStatus.OK, new HttpJson.Health("ready"));
+    }
+
+    /** The exclusive end of the keys starting with {@code prefix}; null when there is none. */
+    static byte[] prefixEnd(byte[] prefix) {
+        for (int i = prefix.length - 1; i >= 0; i--) {
+            if (prefix[i] != (byte) 0xff) {
+                byte[] end = Arrays.copyOf(prefix, i + 1);
+                end[i]++;
+                return end;
+            }
+        }
+        return null;
+    }
+
+    static String etag(long revision) {
+        return "\"" + revision + "\"";
+    }
+
+    static HttpReply.Full json(HttpResponseStatus status, Object body) {
+        return new HttpReply.Full(status, JSON, HttpJson.write(body), Map.of());
+    }
+
+    static HttpReply.Full error(HttpResponseStatus status, String message) {
+        return json(status, new HttpJson.Error(message, status.code()));
+    }
+
+    private static HttpReply notAllowed(String allow) {
+        HttpResponseStatus s = HttpResponseStatus.METHOD_NOT_ALLOWED;
+        return new HttpReply.Full(
+                s,
+                JSON,
+                HttpJson.write(new HttpJson.Error("method not allowed", s.code())),
+                Map.of(HttpHeaderNames.ALLOW.toString(), allow));
+    }
+}

@@ -1,0 +1,158 @@
+package dev.caskade.server;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.caskade.Change;
+import dev.caskade.Entry;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.List;
+import java.util.Locale;
+import tools.jackson.databind.DeserializationFeature;
+import tools.jackson.databind.json.JsonMapper;
+
+/** The JSON bodies of the HTTP API and the one mapper that reads and writes them. */
+final class HttpJson {
+    static final JsonMapper MAPPER = JsonMapper.builder()
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            .build();
+
+    private HttpJson() {}
+
+    static byte[] write(Object body) {
+        return MAPPER.writeValueAsBytes(body);
+    }
+
+    /** The bytes as a string if they are valid UTF-8, else null (the caller then sends base64). */
+    static String utf8OrNull(byte[] bytes) {
+        try {
+            return StandardCharsets.UTF_8
+                    .newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(bytes))
+                    .toString();
+        } catch (CharacterCodingException e) {
+            return null;
+        }
+    }
+
+    static String base64IfNotUtf8(byte[] bytes, String utf8) {
+        return utf8 == null ? Base64.getEncoder().encodeToString(bytes) : null;
+    }
+
+    /** {@code {"error": ..., "code": ...}}. */
+    record Error(String error, int code) {}
+
+    /** The revision a write committed at. */
+    record Revision(long revision) {}
+
+    /** A key with its value; a value that is not UTF-8 goes in {@code value_base64}. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record Item(
+            String key,
+            @JsonProperty("key_base64") String keyBase64,
+            String value,
+            @JsonProperty("value_base64") String valueBase64,
+            long revision) {
+
+        static Item of(Entry e) {
+            String key = utf8OrNull(e.key());
+            String value = utf8OrNull(e.value());
+            return new Item(key, base64IfNotUtf8(e.key(), key), value, base64IfNotUtf8(e.value(), value), e.revision());
+        }
+    }
+
+    /**
+     * One page of {@code GET /v1/kv}. {@code next} (or {@code next_base64} for a key that is not UTF-8; send
+     * it back percent-encoded as {@code after}) is absent on the last page.
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record Page(
+            long revision,
+            List<Item> items,
+            String next,
+            @JsonProperty("next_base64") String nextBase64) {
+
+        static Page of(long revision, List<Item> items, byte[] next) {
+            if (next == null) return new Page(revision, items, null, null);
+            String s = utf8OrNull(next);
+            return new Page(revision, items, s, base64IfNotUtf8(next, s));
+        }
+    }
+
+    /** A comparison of {@code POST /v1/txn}: the key's revision must equal {@code revision} (0: absent). */
+    record Compare(String key, long revision) {}
+
+    /** An operation of {@code POST /v1/txn}. */
+    record Op(
+            String op,
+            String key,
+            String value,
+            @JsonProperty("value_base64") String valueBase64,
+            Long ttl) {}
+
+    /** The body of {@code POST /v1/txn}. */
+    record Txn(List<Compare> compare, List<Op> success, List<Op> failure) {}
+
+    /** The answer to {@code POST /v1/txn}. */
+    record TxnResult(boolean succeeded, long revision) {}
+
+    /** The answer to {@code GET /v1/digest}. */
+    record Digest(long revision, long keys, String digest) {}
+
+    /** The answer to {@code GET /v1/status}. */
+    record Status(
+            long revision,
+            long keys,
+            String role,
+            long diskBytes,
+            long liveBytes,
+            long deadBytes,
+            int segments,
+            long compactedRevision,
+            String durability,
+            int watches,
+            int snapshots,
+            long merges) {}
+
+    /** A health answer. */
+    record Health(String status) {}
+
+    /** One change of a {@code commit} event. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record ChangeBody(
+            String type,
+            String key,
+            @JsonProperty("key_base64") String keyBase64,
+            String value,
+            @JsonProperty("value_base64") String valueBase64) {
+
+        static ChangeBody of(Change c) {
+            String key = utf8OrNull(c.key());
+            String value = utf8OrNull(c.value());
+            return new ChangeBody(
+                    c.type().name().toLowerCase(Locale.ROOT),
+                    key,
+                    base64IfNotUtf8(c.key(), key),
+                    value,
+                    base64IfNotUtf8(c.value(), value));
+        }
+    }
+
+    /** The data of a {@code commit} event. */
+    record CommitEvent(long revision, long timestamp, List<ChangeBody> changes) {}
+
+    /** The data of a {@code snapshot} event: part of the state at {@code revision}; {@code last} on the final one. */
+    record SnapshotEvent(long revision, List<Item> items, boolean last) {}
+
+    /** The data of a {@code compacted} event. */
+    record Compacted(long oldest) {}
+
+    /** The data of an {@code overflow} or {@code error} event: reconnect with Last-Event-ID (or from) = resume. */
+    record Resume(long resume) {}
+}

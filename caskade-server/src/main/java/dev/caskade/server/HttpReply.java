@@ -1,0 +1,15 @@
+package dev.caskade.server;
+
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.util.Map;
+
+/** What the API answers to one request: a complete response, or an event stream the connection takes over. */
+sealed interface HttpReply {
+
+    /** A complete response with a body. */
+    record Full(HttpResponseStatus status, String contentType, byte[] body, Map<String, String> headers)
+            implements HttpReply {}
+
+    /** A {@code text/event-stream} of the commits under {@code prefix}. */
+    record Events(SseStream.Start start) implements HttpReply {}
+}
