@@ -38,6 +38,7 @@ import picocli.CommandLine.Spec;
             VerifyCommand.class,
             StatsCommand.class,
             MergeCommand.class,
+            ServeCommand.class,
             HelpCommand.class
         },
         exitCodeListHeading = "%nExit codes:%n",

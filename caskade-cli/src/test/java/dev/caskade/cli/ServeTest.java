@@ -1,0 +1,168 @@
+package dev.caskade.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.caskade.Caskade;
+import dev.caskade.Entry;
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Runs the real {@code bin/caskade serve} as a process, talks to both ports, and stops it with SIGTERM. */
+class ServeTest {
+    @TempDir
+    Path dir;
+
+    private static Path repositoryRoot() {
+        for (Path p = Path.of(System.getProperty("user.dir")).toAbsolutePath(); p != null; p = p.getParent()) {
+            if (Files.exists(p.resolve("bin/caskade"))) return p;
+        }
+        return null;
+    }
+
+    private ProcessBuilder caskade(String... args) {
+        Path root = repositoryRoot();
+        assumeTrue(root != null, "bin/caskade not found above " + System.getProperty("user.dir"));
+        List<String> command =
+                new ArrayList<>(List.of(root.resolve("bin/caskade").toString()));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile());
+        Map<String, String> env = pb.environment();
+        // the classes this test run compiled: no Maven build may start inside the test run
+        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        env.put("CASKADE_CLASSPATH", cp);
+        env.put("JAVA_HOME", System.getProperty("java.home"));
+        env.remove("CASKADE_DATA");
+        env.remove("CASKADE_RESP_PORT");
+        env.remove("CASKADE_HTTP_PORT");
+        return pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    }
+
+    @Test
+    void servesBothProtocolsAndStopsCleanlyOnSigterm() throws Exception {
+        Path data = dir.resolve("store");
+        Process server = caskade(
+                        "serve",
+                        "--data",
+                        data.toString(),
+                        "--resp-port",
+                        "0",
+                        "--http-port",
+                        "0",
+                        "--durability",
+                        "sync")
+                .start();
+        try {
+            BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+            Thread.ofVirtual().start(() -> {
+                try (BufferedReader r =
+                        new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8))) {
+                    for (String line; (line = r.readLine()) != null; ) lines.add(line);
+                } catch (IOException e) {
+                    lines.add("read failed: " + e);
+                }
+            });
+            String banner = lines.poll(60, TimeUnit.SECONDS);
+            assertThat(banner).as("startup line").isNotNull().startsWith("caskade serving");
+            String serveJson = Files.readString(data.resolve("serve.json"));
+            int resp = intField(serveJson, "respPort");
+            int http = intField(serveJson, "httpPort");
+            assertThat(banner).contains(":" + resp).contains(":" + http);
+
+            HttpClient client = HttpClient.newBuilder()
+                    .connectTimeout(Duration.ofSeconds(5))
+                    .build();
+            HttpResponse<String> health = client.send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http + "/healthz"))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(health.statusCode()).isEqualTo(200);
+            HttpResponse<String> put = client.send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http + "/v1/kv/greeting"))
+                            .PUT(HttpRequest.BodyPublishers.ofString("hello"))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(put.statusCode()).as(put.body()).isEqualTo(200);
+
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress("127.0.0.1", resp), 5_000);
+                s.setSoTimeout(10_000);
+                OutputStream out = s.getOutputStream();
+                out.write("*2\r\n$3\r\nGET\r\n$8\r\ngreeting\r\n".getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                byte[] reply = new byte[11];
+                int n = 0;
+                while (n < reply.length) {
+                    int r = s.getInputStream().read(reply, n, reply.length - n);
+                    if (r < 0) break;
+                    n += r;
+                }
+                assertThat(new String(reply, 0, n, StandardCharsets.US_ASCII)).isEqualTo("$5\r\nhello\r\n");
+            }
+
+            new ProcessBuilder("kill", "-TERM", Long.toString(server.pid()))
+                    .start()
+                    .waitFor(10, TimeUnit.SECONDS);
+            assertThat(server.waitFor(30, TimeUnit.SECONDS))
+                    .as("stops on SIGTERM")
+                    .isTrue();
+            String err = new String(server.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(err).doesNotContain("Exception");
+        } finally {
+            server.destroyForcibly();
+        }
+        // graceful stop: the lock is released, the write is durable, serve.json is gone
+        try (Caskade db = Caskade.open(data)) {
+            assertThat(db.get("greeting")).map(Entry::valueString).contains("hello");
+        }
+        assertThat(data.resolve("serve.json")).doesNotExist();
+    }
+
+    @Test
+    void refusesANonLoopbackAddressWithoutUsers() throws Exception {
+        Process p = caskade(
+                        "serve",
+                        "--data",
+                        dir.resolve("s").toString(),
+                        "--bind",
+                        "0.0.0.0",
+                        "--resp-port",
+                        "0",
+                        "--http-port",
+                        "0")
+                .start();
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.exitValue()).isEqualTo(Main.FAILED);
+        assertThat(err).contains("refusing to listen on 0.0.0.0").contains("--insecure");
+    }
+
+    private static int intField(String json, String name) {
+        Matcher m = Pattern.compile("\"" + name + "\"\\s*:\\s*(\\d+)").matcher(json);
+        assertThat(m.find()).as("%s in %s", name, json).isTrue();
+        return Integer.parseInt(m.group(1));
+    }
+}

@@ -1,0 +1,166 @@
+package dev.caskade.server;
+
+import dev.caskade.Caskade;
+import dev.caskade.CaskadeOptions;
+import dev.caskade.Durability;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * The whole server: one store, the Redis protocol on one port and HTTP/JSON on another. Writes the ports
+ * it bound to {@code DIR/serve.json}, so scripts and tests started with port 0 can find them.
+ */
+public final class Server implements AutoCloseable {
+    private final Options options;
+    private final Caskade db;
+    private final RespServer resp;
+    private final HttpServer http;
+    private final Path serveFile;
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /**
+     * How to run.
+     *
+     * @param data the store directory
+     * @param bind the address both ports bind to
+     * @param respPort the Redis-protocol port; 0 picks a free one
+     * @param httpPort the HTTP port; 0 picks a free one
+     * @param durability the store's durability
+     * @param insecure allow a non-loopback bind although no users are configured
+     */
+    public record Options(Path data, String bind, int respPort, int httpPort, Durability durability, boolean insecure) {
+        /** Validates every field; a bad value fails with a message that names it. */
+        public Options {
+            Objects.requireNonNull(data, "data");
+            Objects.requireNonNull(bind, "bind");
+            Objects.requireNonNull(durability, "durability");
+            if (respPort < 0 || respPort > 65535)
+                throw new IllegalArgumentException("resp port out of range: " + respPort);
+            if (httpPort < 0 || httpPort > 65535)
+                throw new IllegalArgumentException("http port out of range: " + httpPort);
+            if (respPort != 0 && respPort == httpPort) {
+                throw new IllegalArgumentException("resp and http ports must differ: " + respPort);
+            }
+        }
+
+        /** ./caskade-data, 127.0.0.1, RESP 6479, HTTP 8479, SYNC. */
+        public static Options defaults() {
+            return new Options(Path.of("caskade-data"), "127.0.0.1", 6479, 8479, Durability.SYNC, false);
+        }
+    }
+
+    private Server(Options options, Caskade db, RespServer resp, HttpServer http, Path serveFile) {
+        this.options = options;
+        this.db = db;
+        this.resp = resp;
+        this.http = http;
+        this.serveFile = serveFile;
+    }
+
+    /**
+     * Opens the store and starts both listeners. Binding a non-loopback address is refused unless {@code
+     * insecure} is set: there are no users to authenticate yet, so anyone who can reach the port could
+     * read and write everything.
+     */
+    public static Server start(Options options) {
+        if (!options.insecure() && !loopback(options.bind())) {
+            throw new IllegalArgumentException("refusing to listen on " + options.bind()
+                    + " without users: anyone who reaches it could read and write every key;"
+                    + " bind 127.0.0.1, or pass --insecure if the network is yours");
+        }
+        Caskade db = Caskade.open(options.data(), CaskadeOptions.defaults().withDurability(options.durability()));
+        RespServer resp = null;
+        HttpServer http = null;
+        try {
+            resp = RespServer.start(
+                    db, RespOptions.defaults().withBindAddress(options.bind()).withPort(options.respPort()));
+            http = HttpServer.start(db, HttpOptions.defaults().withAddress(options.bind(), options.httpPort()));
+            Path serveFile = options.data().resolve("serve.json");
+            writeServeFile(serveFile, options, resp.port(), http.port());
+            return new Server(options, db, resp, http, serveFile);
+        } catch (RuntimeException | Error e) {
+            if (http != null) http.close();
+            if (resp != null) resp.close();
+            db.close();
+            throw e;
+        }
+    }
+
+    private static boolean loopback(String bind) {
+        try {
+            return InetAddress.getByName(bind).isLoopbackAddress();
+        } catch (UnknownHostException e) {
+            throw new IllegalArgumentException("cannot resolve bind address: " + bind, e);
+        }
+    }
+
+    private static void writeServeFile(Path file, Options o, int respPort, int httpPort) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("pid", ProcessHandle.current().pid());
+        m.put("bind", o.bind());
+        m.put("respPort", respPort);
+        m.put("httpPort", httpPort);
+        m.put("durability", o.durability().toString());
+        m.put("startedAt", Instant.now().toString());
+        try {
+            Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+            Files.write(tmp, JsonMapper.builder().build().writeValueAsBytes(m));
+            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file, e);
+        }
+    }
+
+    /** The Redis-protocol port actually bound. */
+    public int respPort() {
+        return resp.port();
+    }
+
+    /** The HTTP port actually bound. */
+    public int httpPort() {
+        return http.port();
+    }
+
+    /** The options it was started with. */
+    public Options options() {
+        return options;
+    }
+
+    /** The store it serves. */
+    public Caskade store() {
+        return db;
+    }
+
+    /**
+     * Stops gracefully: no new connections, open ones closed, then the store closed (fsync, hint, lock
+     * released). Idempotent.
+     */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) return;
+        try {
+            http.close();
+        } finally {
+            try {
+                resp.close();
+            } finally {
+                db.close();
+                try {
+                    Files.deleteIfExists(serveFile);
+                } catch (IOException ignored) {
+                    // a stale serve.json names a pid that is gone; harmless
+                }
+            }
+        }
+    }
+}
