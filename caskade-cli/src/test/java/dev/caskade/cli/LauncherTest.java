@@ -3,12 +3,10 @@ package dev.caskade.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.caskade.Caskade;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,7 +21,6 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * Runs the real {@code bin/caskade} as a process. CASKADE_CLASSPATH points it at the classes this test run
@@ -42,16 +39,9 @@ class LauncherTest {
         return null;
     }
 
-    private static String classPath() throws URISyntaxException {
-        List<String> entries = new ArrayList<>();
-        for (Class<?> c : List.of(Main.class, Caskade.class, CommandLine.class)) {
-            entries.add(Path.of(c.getProtectionDomain()
-                            .getCodeSource()
-                            .getLocation()
-                            .toURI())
-                    .toString());
-        }
-        return String.join(File.pathSeparator, entries);
+    /** The class path this test run uses (the CLI needs the server module and its dependencies too). */
+    private static String classPath() {
+        return System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
     }
 
     private record Result(int code, String out, String err) {}

@@ -86,7 +86,8 @@ class ServeTest {
                 }
             });
             String banner = lines.poll(60, TimeUnit.SECONDS);
-            assertThat(banner).as("startup line").isNotNull().startsWith("caskade serving");
+            while (banner != null && !banner.startsWith("caskade serving")) banner = lines.poll(60, TimeUnit.SECONDS);
+            assertThat(banner).as("startup line").isNotNull();
             String serveJson = Files.readString(data.resolve("serve.json"));
             int resp = intField(serveJson, "respPort");
             int http = intField(serveJson, "httpPort");
