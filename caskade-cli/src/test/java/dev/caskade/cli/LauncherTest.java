@@ -32,7 +32,8 @@ class LauncherTest {
     @TempDir
     Path dir;
 
-    private static Path repositoryRoot() {
+    /** The checkout holding bin/caskade, found from the test's working directory; null when there is none. */
+    static Path repositoryRoot() {
         for (Path p = Path.of(System.getProperty("user.dir")).toAbsolutePath(); p != null; p = p.getParent()) {
             if (Files.exists(p.resolve("bin/caskade"))) return p;
         }
@@ -40,7 +41,7 @@ class LauncherTest {
     }
 
     /** The class path this test run uses (the CLI needs the server module and its dependencies too). */
-    private static String classPath() {
+    static String classPath() {
         return System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
     }
 

@@ -36,15 +36,8 @@ class ServeTest {
     @TempDir
     Path dir;
 
-    private static Path repositoryRoot() {
-        for (Path p = Path.of(System.getProperty("user.dir")).toAbsolutePath(); p != null; p = p.getParent()) {
-            if (Files.exists(p.resolve("bin/caskade"))) return p;
-        }
-        return null;
-    }
-
     private ProcessBuilder caskade(String... args) {
-        Path root = repositoryRoot();
+        Path root = LauncherTest.repositoryRoot();
         assumeTrue(root != null, "bin/caskade not found above " + System.getProperty("user.dir"));
         List<String> command =
                 new ArrayList<>(List.of(root.resolve("bin/caskade").toString()));
@@ -52,8 +45,7 @@ class ServeTest {
         ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile());
         Map<String, String> env = pb.environment();
         // the classes this test run compiled: no Maven build may start inside the test run
-        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        env.put("CASKADE_CLASSPATH", cp);
+        env.put("CASKADE_CLASSPATH", LauncherTest.classPath());
         env.put("JAVA_HOME", System.getProperty("java.home"));
         env.remove("CASKADE_DATA");
         env.remove("CASKADE_RESP_PORT");
