@@ -22,7 +22,6 @@ import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -46,7 +45,6 @@ final class RespCommands {
     private static final int MAX_QUEUED = 100_000;
 
     private static final long MAX_STRING = RespOptions.MAX_REQUEST_BYTES;
-    private static final HexFormat HEX = HexFormat.of();
 
     /** The Redis command table entry: arity (negative = at least), key positions and flags. */
     record Spec(String name, int arity, int firstKey, int lastKey, int step, List<String> flags) {}
@@ -240,7 +238,7 @@ final class RespCommands {
                         List.of(bulk(Long.toString(now.getEpochSecond())), bulk(Long.toString(now.getNano() / 1000))));
             }
             case "KEYS" -> keys(a);
-            case "SCAN" -> scan(a);
+            case "SCAN" -> scan(s, a);
             case "FLUSHDB", "FLUSHALL" -> flush(a);
             case "CASKADE.REVISION" -> integer(db.revision());
             case "CASKADE.CAS" -> cas(a);
@@ -710,18 +708,22 @@ final class RespCommands {
         return RespReply.array(out);
     }
 
-    /** The cursor is the last key returned, hex-encoded, so a scan resumes in key order whatever was written since. */
-    private RespReply scan(List<byte[]> a) {
+    /**
+     * A scan resumes after the last key it returned, in key order, whatever was written since. Clients
+     * (redis-cli) parse the cursor as a 64-bit number, so the session keeps that key under a number.
+     */
+    private RespReply scan(RespSession session, List<byte[]> a) {
         String cursor = new String(a.get(1), UTF_8);
         byte[] from = null;
         if (!cursor.equals("0")) {
+            byte[] last;
             try {
-                byte[] last = HEX.parseHex(cursor);
-                if (last.length == 0) return err("ERR invalid cursor");
-                from = Arrays.copyOf(last, last.length + 1); // the smallest key after it
-            } catch (IllegalArgumentException e) {
+                last = session.scanCursor(Long.parseUnsignedLong(cursor));
+            } catch (NumberFormatException e) {
                 return err("ERR invalid cursor");
             }
+            if (last == null) return err("ERR invalid cursor");
+            from = Arrays.copyOf(last, last.length + 1); // the smallest key after it
         }
         RespGlob glob = null;
         long count = 10;
@@ -751,7 +753,7 @@ final class RespCommands {
             for (long seen = 0; seen < count && it.hasNext(); seen++) {
                 byte[] key = it.next().key();
                 if (typeMatches && (glob == null || glob.matches(key))) keys.add(new RespReply.Bulk(key));
-                if (seen + 1 == count && it.hasNext()) next = HEX.formatHex(key);
+                if (seen + 1 == count && it.hasNext()) next = Long.toUnsignedString(session.rememberScan(key));
             }
         }
         return RespReply.array(List.of(bulk(next), RespReply.array(keys)));

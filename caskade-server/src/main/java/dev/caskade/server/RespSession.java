@@ -31,12 +31,37 @@ final class RespSession {
     /** WATCHed keys and the revision each had when watched (0 = absent). */
     final Map<ByteBuffer, Long> watched = new LinkedHashMap<>();
 
+    /** SCAN cursors handed out on this connection: number to the last key returned; the oldest are forgotten. */
+    private final Map<Long, byte[]> scanCursors = new LinkedHashMap<>() {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, byte[]> eldest) {
+            return size() > MAX_SCAN_CURSORS;
+        }
+    };
+
+    private static final int MAX_SCAN_CURSORS = 1024;
+    private long lastScanCursor;
+
     RespSession(long id, String remoteAddress, String localAddress, long now) {
         this.id = id;
         this.remoteAddress = remoteAddress;
         this.localAddress = localAddress;
         this.createdAt = now;
         this.lastCommandAt = now;
+    }
+
+    /** Remembers where a scan stopped; returns the cursor to hand out (never 0, which means done). */
+    synchronized long rememberScan(byte[] lastKey) {
+        long c = ++lastScanCursor;
+        scanCursors.put(c, lastKey);
+        return c;
+    }
+
+    /** The last key of the scan page that returned {@code cursor}, or null when it is unknown or forgotten. */
+    synchronized byte[] scanCursor(long cursor) {
+        return scanCursors.get(cursor);
     }
 
     boolean inMulti() {

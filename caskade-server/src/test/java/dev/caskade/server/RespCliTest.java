@@ -70,6 +70,15 @@ class RespCliTest {
         assertThat(run(10, "redis-cli", "FOO", "bar"))
                 .isEqualTo("ERR unknown command 'FOO', with args beginning with: 'bar'");
         assertThat(run(10, "redis-cli", "--scan")).contains("greeting", "n");
+        // more keys than one page (COUNT 10): redis-cli follows the numeric cursor to the end
+        for (int i = 0; i < 25; i++) run(10, "redis-cli", "SET", "page:" + i, "v");
+        assertThat(run(30, "redis-cli", "--scan", "--pattern", "page:*")
+                        .lines()
+                        .sorted()
+                        .toList())
+                .hasSize(25)
+                .doesNotHaveDuplicates()
+                .allMatch(k -> k.startsWith("page:"));
     }
 
     @Test
