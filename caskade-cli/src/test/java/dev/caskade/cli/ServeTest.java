@@ -116,6 +116,14 @@ class ServeTest {
                 assertThat(new String(reply, 0, n, StandardCharsets.US_ASCII)).isEqualTo("$5\r\nhello\r\n");
             }
 
+            HttpResponse<String> metrics = client.send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http + "/metrics"))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(metrics.body())
+                    .containsPattern("(?m)^caskade_resp_commands_total [1-9]")
+                    .containsPattern("(?m)^caskade_revision 1\\.0$");
+
             new ProcessBuilder("kill", "-TERM", Long.toString(server.pid()))
                     .start()
                     .waitFor(10, TimeUnit.SECONDS);

@@ -39,10 +39,16 @@ final class HttpApi {
     private static final long MAX_TTL_SECONDS = 100L * 365 * 24 * 3600;
 
     private final Caskade db;
+    private final Metrics metrics;
     private volatile boolean ready = true;
 
-    HttpApi(Caskade db) {
+    HttpApi(Caskade db, Metrics metrics) {
         this.db = db;
+        this.metrics = metrics;
+    }
+
+    Metrics metrics() {
+        return metrics;
     }
 
     /** Readiness turns off when the server begins to stop, so balancers drain it first. */
@@ -51,6 +57,7 @@ final class HttpApi {
     }
 
     HttpReply handle(HttpCall call) {
+        metrics.countHttpRequest();
         try {
             return route(call);
         } catch (HttpFailure e) {
@@ -93,6 +100,14 @@ final class HttpApi {
             case "/healthz" ->
                 m.equals(HttpMethod.GET) ? json(HttpResponseStatus.OK, new HttpJson.Health("ok")) : notAllowed("GET");
             case "/readyz" -> m.equals(HttpMethod.GET) ? readiness() : notAllowed("GET");
+            case "/metrics" ->
+                m.equals(HttpMethod.GET)
+                        ? new HttpReply.Full(
+                                HttpResponseStatus.OK,
+                                "text/plain; version=0.0.4; charset=utf-8",
+                                metrics.scrape().getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                                Map.of())
+                        : notAllowed("GET");
             default -> error(HttpResponseStatus.NOT_FOUND, "no route for " + path);
         };
     }

@@ -82,7 +82,8 @@ public final class HttpServer implements AutoCloseable {
         ExecutorService requests = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("caskade-http-", 0).factory());
         ChannelGroup connections = new DefaultChannelGroup("caskade-http", GlobalEventExecutor.INSTANCE);
-        HttpApi api = new HttpApi(db);
+        Metrics metrics = new Metrics(db);
+        HttpApi api = new HttpApi(db, metrics);
         HttpDecoderConfig decoder =
                 new HttpDecoderConfig().setMaxInitialLineLength(MAX_LINE).setMaxHeaderSize(MAX_LINE);
         ChannelFuture bound = new ServerBootstrap()
@@ -115,6 +116,11 @@ public final class HttpServer implements AutoCloseable {
         Channel listener = bound.channel();
         log.info("HTTP listening on {} ({})", listener.localAddress(), epoll ? "epoll" : "nio");
         return new HttpServer(boss, workers, requests, connections, listener, api);
+    }
+
+    /** The metrics served at /metrics, for the other listeners of the same server to add to. */
+    Metrics metrics() {
+        return api.metrics();
     }
 
     /** The port the server listens on (the chosen one when started with port 0). */

@@ -85,6 +85,7 @@ public final class Server implements AutoCloseable {
             resp = RespServer.start(
                     db, RespOptions.defaults().withBindAddress(options.bind()).withPort(options.respPort()));
             http = HttpServer.start(db, HttpOptions.defaults().withAddress(options.bind(), options.httpPort()));
+            http.metrics().bind(resp);
             Path serveFile = options.data().resolve("serve.json");
             writeServeFile(serveFile, options, resp.port(), http.port());
             return new Server(options, db, resp, http, serveFile);
