@@ -84,7 +84,8 @@ final class RespHandler extends SimpleChannelInboundHandler<RedisMessage> {
             return;
         }
         if (args.isEmpty()) return; // an empty line or "*0": Redis ignores it too
-        if (offload == null) {
+        if (offload == null || (pending.get() == 0 && RespCommands.readOnly(args.get(0)))) {
+            // no fsync to wait for, and nothing of this connection's still queued: answer right here
             run(ctx, args);
             return;
         }
@@ -99,9 +100,17 @@ final class RespHandler extends SimpleChannelInboundHandler<RedisMessage> {
                         // a failed write must not break the chain: later commands would never run
                         LOG.debug("reply not written: {}", e.toString());
                     }
-                    int left = pending.decrementAndGet();
-                    if (left == 0) ctx.flush();
-                    if (left == MAX_PENDING / 2) ctx.channel().config().setAutoRead(true);
+                    // counted down on the event loop, behind the reply's own write task: a read answered inline
+                    // once nothing is pending can then never overtake this reply
+                    try {
+                        ctx.executor().execute(() -> {
+                            int left = pending.decrementAndGet();
+                            if (left == 0) ctx.flush();
+                            if (left == MAX_PENDING / 2) ctx.channel().config().setAutoRead(true);
+                        });
+                    } catch (java.util.concurrent.RejectedExecutionException closing) {
+                        // the event loop is shutting down with the server
+                    }
                 },
                 offload);
     }

@@ -215,6 +215,43 @@ class RespWireTest {
     }
 
     @Test
+    void readsAnsweredOnTheEventLoopNeverOvertakeQueuedWrites(@TempDir Path other) throws Exception {
+        // under SYNC writes run off the event loop and reads may be answered on it: commands sent one by one,
+        // with jittered gaps so reads arrive while a write's reply is still on its way, must keep their order
+        long seed = System.nanoTime();
+        java.util.Random random = new java.util.Random(seed);
+        try (RespFixture durable =
+                        new RespFixture(other, RespOptions.defaults(), dev.caskade.Durability.parse("sync"));
+                java.net.Socket s = new java.net.Socket("127.0.0.1", durable.port())) {
+            s.setTcpNoDelay(true);
+            java.io.OutputStream out = s.getOutputStream();
+            StringBuilder expected = new StringBuilder();
+            int rounds = 200;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            for (int i = 1; i <= rounds && System.nanoTime() < deadline; i++) {
+                out.write(cmd("INCR", "n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                out.flush();
+                if (random.nextBoolean()) java.util.concurrent.locks.LockSupport.parkNanos(random.nextInt(300_000));
+                out.write(cmd("GET", "n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                out.flush();
+                expected.append(':')
+                        .append(i)
+                        .append("\r\n$")
+                        .append(Integer.toString(i).length())
+                        .append("\r\n");
+                expected.append(i).append("\r\n");
+                if (random.nextInt(4) == 0) java.util.concurrent.locks.LockSupport.parkNanos(random.nextInt(300_000));
+            }
+            s.setSoTimeout(10_000);
+            byte[] want = expected.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            byte[] got = s.getInputStream().readNBytes(want.length);
+            assertThat(new String(got, java.nio.charset.StandardCharsets.UTF_8))
+                    .as("seed %d", seed)
+                    .isEqualTo(expected.toString());
+        }
+    }
+
+    @Test
     void syncDurabilityKeepsOrderAndAtomicity(@TempDir Path other) throws Exception {
         try (RespFixture durable =
                 new RespFixture(other, RespOptions.defaults(), dev.caskade.Durability.parse("sync"))) {
