@@ -133,6 +133,13 @@ final class EntryCodec {
         return k;
     }
 
+    /** True when the entry's key starts with {@code prefix}, compared in place. */
+    static boolean keyStartsWith(ByteBuffer buf, int pos, byte[] prefix) {
+        int at = pos + HEADER;
+        for (int i = 0; i < prefix.length; i++) if (buf.get(at + i) != prefix[i]) return false;
+        return true;
+    }
+
     /** True when the entry's key is {@code key}, compared in place. */
     static boolean keyEquals(ByteBuffer buf, int pos, Header h, byte[] key) {
         if (h.keyLen() != key.length) return false;

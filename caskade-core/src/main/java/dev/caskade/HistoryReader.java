@@ -2,7 +2,6 @@ package dev.caskade;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.function.Predicate;
 
@@ -33,7 +32,7 @@ final class HistoryReader {
         long ts = 0;
         List<Change> changes = new ArrayList<>();
         while (pos < limit) {
-            ByteBuffer head = segment.read(pos, (int) Math.min(EntryCodec.HEADER, limit - pos));
+            ByteBuffer head = segment.view(pos, (int) Math.min(EntryCodec.HEADER, limit - pos));
             if (head.capacity() < EntryCodec.HEADER) throw new CorruptionException("short entry", segment.path, pos);
             EntryCodec.Header h = EntryCodec.header(head, 0);
             if (h.keyLen() <= 0 || h.keyLen() > EntryCodec.MAX_KEY || h.valueLen() < 0 || pos + h.size() > limit) {
@@ -47,15 +46,18 @@ final class HistoryReader {
                 ts = h.timestamp();
             }
             if (wanted && h.keyLen() >= prefix.length) {
-                ByteBuffer b = segment.read(pos, h.size());
+                ByteBuffer b = segment.view(pos, h.size());
+                // checked before the key is trusted; only keys under the prefix are copied out
                 if (EntryCodec.check(b, 0, h.size()) != EntryCodec.Problem.NONE) {
                     throw new CorruptionException("checksum mismatch", segment.path, pos);
                 }
-                changes.add(new Change(
-                        EntryCodec.changeType(h.type()),
-                        EntryCodec.key(b, 0, h),
-                        EntryCodec.value(b, 0, h),
-                        h.expiresAt()));
+                if (EntryCodec.keyStartsWith(b, 0, prefix)) {
+                    changes.add(new Change(
+                            EntryCodec.changeType(h.type()),
+                            EntryCodec.key(b, 0, h),
+                            EntryCodec.value(b, 0, h),
+                            h.expiresAt()));
+                }
             }
             pos += h.size();
         }
@@ -63,13 +65,9 @@ final class HistoryReader {
     }
 
     private boolean emit(Predicate<WatchEvent.Commit> sink, long rev, long ts, List<Change> changes) {
-        List<Change> mine = new ArrayList<>(changes.size());
-        for (Change c : changes) {
-            byte[] k = c.key();
-            if (Arrays.equals(k, 0, prefix.length, prefix, 0, prefix.length)) mine.add(c);
-        }
+        if (changes.isEmpty()) return true;
+        WatchEvent.Commit c = new WatchEvent.Commit(rev, ts, List.copyOf(changes));
         changes.clear();
-        if (mine.isEmpty()) return true;
-        return sink.test(new WatchEvent.Commit(rev, ts, List.copyOf(mine)));
+        return sink.test(c);
     }
 }

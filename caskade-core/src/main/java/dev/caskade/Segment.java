@@ -331,18 +331,10 @@ final class Segment {
         }
     }
 
-    boolean retired() {
-        return retired;
-    }
-
     /** Marks the segment superseded by merge and drops the store's reference. */
     void retire() {
         retired = true;
         release();
-    }
-
-    boolean gone() {
-        return refs.get() <= 0;
     }
 
     void closeQuietly() {
