@@ -1,10 +1,9 @@
 package dev.caskade.cli;
 
 import dev.caskade.Caskade;
-import dev.caskade.Durability;
 import java.nio.file.Files;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 @Command(
@@ -15,17 +14,13 @@ final class DelCommand extends StoreCommand {
     @Parameters(paramLabel = "KEY")
     String key;
 
-    @Option(
-            names = "--durability",
-            paramLabel = "MODE",
-            converter = DurabilityConverter.class,
-            description = "sync (default), none or interval:<ms>.")
-    Durability durability;
+    @Mixin
+    DurabilityOption durabilityOption = new DurabilityOption();
 
     @Override
     int run() throws Exception {
         if (!Files.isDirectory(data)) return fail(Main.FAILED, "not found: " + key + " (no store at " + data + ")");
-        try (Caskade db = open(false, oneShot(durability))) {
+        try (Caskade db = open(false, oneShot(durabilityOption.durability))) {
             long revision = db.delete(key);
             if (revision == 0) return fail(Main.FAILED, "not found: " + key);
             out().println(json ? Json.object().add("revision", revision).toString() : Long.toString(revision));

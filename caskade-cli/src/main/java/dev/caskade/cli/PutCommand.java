@@ -1,9 +1,9 @@
 package dev.caskade.cli;
 
 import dev.caskade.Caskade;
-import dev.caskade.Durability;
 import java.time.Duration;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
@@ -24,19 +24,15 @@ final class PutCommand extends StoreCommand {
             description = "Let the key expire after this long (500ms, 30s, 1m, 2h, 1d...).")
     Duration ttl;
 
-    @Option(
-            names = "--durability",
-            paramLabel = "MODE",
-            converter = DurabilityConverter.class,
-            description = "sync (default), none or interval:<ms>.")
-    Durability durability;
+    @Mixin
+    DurabilityOption durabilityOption = new DurabilityOption();
 
     @Override
     int run() throws Exception {
         if (ttl != null && (ttl.isZero() || ttl.isNegative())) {
             throw new ParameterException(spec.commandLine(), "--ttl must be positive: " + ttl);
         }
-        try (Caskade db = open(true, oneShot(durability))) {
+        try (Caskade db = open(true, oneShot(durabilityOption.durability))) {
             long revision = ttl == null ? db.put(key, value) : db.put(key, value, ttl);
             out().println(json ? Json.object().add("revision", revision).toString() : Long.toString(revision));
             return Main.OK;
