@@ -598,30 +598,38 @@ public final class Caskade implements AutoCloseable {
         return w;
     }
 
-    /** Reads the commits in (from, to] touching {@code prefix} back from the data segments. */
-    private void replay(byte[] prefix, long from, long to, java.util.function.Predicate<WatchEvent.Commit> sink) {
-        List<Segment> held = new ArrayList<>();
-        List<Long> limits = new ArrayList<>();
+    /** A segment held for reading, with its size when taken: every entry below it is whole. */
+    record Held(Segment segment, long limit) {}
+
+    /**
+     * Takes a reference on every segment (or only the data segments), with its current size, in one consistent
+     * moment under the commit lock. The caller releases each one.
+     */
+    List<Held> hold(boolean dataOnly) {
+        List<Held> held = new ArrayList<>();
         commitLock.lock();
         try {
             for (Segment s : log.segments()) {
-                if (s.kind == Segment.Kind.DATA && s.acquire()) {
-                    held.add(s);
-                    limits.add(s.size());
-                }
+                if ((!dataOnly || s.kind == Segment.Kind.DATA) && s.acquire()) held.add(new Held(s, s.size()));
             }
         } finally {
             commitLock.unlock();
         }
+        return held;
+    }
+
+    /** Reads the commits in (from, to] touching {@code prefix} back from the data segments. */
+    private void replay(byte[] prefix, long from, long to, java.util.function.Predicate<WatchEvent.Commit> sink) {
+        List<Held> held = hold(true);
         try {
             for (int i = 0; i < held.size(); i++) {
-                Segment s = held.get(i);
-                if (i + 1 < held.size() && held.get(i + 1).base <= from) continue; // all of it is older
+                Segment s = held.get(i).segment();
+                if (i + 1 < held.size() && held.get(i + 1).segment().base <= from) continue; // all of it is older
                 if (s.base >= to) break;
-                if (!new HistoryReader(s, limits.get(i), prefix, from, to).replay(sink)) return;
+                if (!new HistoryReader(s, held.get(i).limit(), prefix, from, to).replay(sink)) return;
             }
         } finally {
-            for (Segment s : held) s.release();
+            for (Held h : held) h.segment().release();
         }
     }
 

@@ -37,33 +37,21 @@ final class Verifier {
     private VerifyReport verify() {
         Map<Key, Seen> newest = new HashMap<>();
         long keys = 0;
-        List<Segment> held = new ArrayList<>();
-        List<Long> limits = new ArrayList<>();
         try (Snapshot snap = db.snapshot()) {
-            db.commitLock.lock();
-            try {
-                for (Segment s : db.log.segments()) {
-                    if (s.acquire()) {
-                        held.add(s);
-                        limits.add(s.size());
-                    }
-                }
-            } finally {
-                db.commitLock.unlock();
-            }
+            List<Caskade.Held> held = db.hold(false);
             try {
                 long lastData = 0;
-                for (int i = 0; i < held.size(); i++) {
-                    Segment s = held.get(i);
+                for (Caskade.Held h : held) {
+                    Segment s = h.segment();
                     if (s.kind == Segment.Kind.DATA) {
                         if (s.base < lastData)
                             problem(s, 16, "segment base revision " + s.base + " below previous segment's " + lastData);
                         lastData = Math.max(lastData, s.base);
                     }
-                    checkSegment(s, limits.get(i), snap.revision(), newest);
+                    checkSegment(s, h.limit(), snap.revision(), newest);
                 }
             } finally {
-                for (Segment s : held) s.release();
+                for (Caskade.Held h : held) h.segment().release();
             }
             keys = checkKeyDir(snap.revision(), newest);
         }
