@@ -191,8 +191,11 @@ public final class RespServer implements AutoCloseable {
 
     /** CLIENT KILL: closes the connection of client {@code id}; false if there is none. */
     boolean kill(long id) {
-        Channel ch = channelsById.get(id);
+        // out of the registry at once, not when the close reaches channelInactive later: a second KILL, or
+        // CLIENT LIST, must not see the client any more, and two KILLs must not both count it
+        Channel ch = channelsById.remove(id);
         if (ch == null) return false;
+        sessions.remove(id);
         // wait (briefly) so the client is gone when KILL replies; on its own loop the close is immediate anyway
         if (ch.eventLoop().inEventLoop()) ch.close();
         else ch.close().awaitUninterruptibly(1, TimeUnit.SECONDS);
