@@ -3,22 +3,14 @@ package dev.caskade.server;
 import static java.nio.charset.StandardCharsets.UTF_8;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.PrematureChannelClosureException;
-import io.netty.handler.codec.TooLongFrameException;
-import io.netty.handler.codec.redis.ArrayRedisMessage;
-import io.netty.handler.codec.redis.FullBulkStringRedisMessage;
-import io.netty.handler.codec.redis.InlineCommandRedisMessage;
-import io.netty.handler.codec.redis.RedisCodecException;
-import io.netty.handler.codec.redis.RedisMessage;
 import io.netty.handler.timeout.IdleStateEvent;
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
@@ -32,7 +24,7 @@ import org.slf4j.LoggerFactory;
  * replies in the session's protocol. Replies are flushed once per read batch, which is what makes pipelining
  * (redis-benchmark -P) cheap.
  */
-final class RespHandler extends SimpleChannelInboundHandler<RedisMessage> {
+final class RespHandler extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(RespHandler.class);
 
     /** Commands a connection may have in flight off the event loop before we stop reading from it. */
@@ -74,16 +66,10 @@ final class RespHandler extends SimpleChannelInboundHandler<RedisMessage> {
     }
 
     @Override
-    protected void channelRead0(ChannelHandlerContext ctx, RedisMessage msg) {
+    @SuppressWarnings("unchecked") // RespRequestDecoder emits nothing else
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (closing) return;
-        List<byte[]> args;
-        try {
-            args = arguments(msg);
-        } catch (RedisCodecException e) {
-            fail(ctx, e.getMessage());
-            return;
-        }
-        if (args.isEmpty()) return; // an empty line or "*0": Redis ignores it too
+        List<byte[]> args = (List<byte[]>) msg;
         if (offload == null || (pending.get() == 0 && RespCommands.readOnly(args.get(0)))) {
             // no fsync to wait for, and nothing of this connection's still queued: answer right here
             run(ctx, args);
@@ -158,10 +144,10 @@ final class RespHandler extends SimpleChannelInboundHandler<RedisMessage> {
             // resets and broken pipes are what clients do when they go away: not worth a warning
             LOG.debug("client connection error: {}", cause.toString());
             ctx.close();
-        } else if (cause instanceof RedisCodecException
+        } else if (cause instanceof RespRequestDecoder.ProtocolException
                 || cause instanceof DecoderException
-                || cause instanceof TooLongFrameException) {
-            Throwable root = cause instanceof DecoderException && cause.getCause() != null ? cause.getCause() : cause;
+                        && cause.getCause() instanceof RespRequestDecoder.ProtocolException) {
+            Throwable root = cause instanceof RespRequestDecoder.ProtocolException ? cause : cause.getCause();
             LOG.debug("protocol error from client: {}", root.toString());
             fail(ctx, root.getMessage());
         } else {
@@ -183,35 +169,5 @@ final class RespHandler extends SimpleChannelInboundHandler<RedisMessage> {
         ByteBuf out = ctx.alloc().buffer();
         protocol.encode(reply, out);
         ctx.write(out, ctx.voidPromise());
-    }
-
-    /** The command's arguments; clients send arrays of bulk strings (or an inline line, for telnet users). */
-    private static List<byte[]> arguments(RedisMessage msg) {
-        return switch (msg) {
-            case ArrayRedisMessage array -> {
-                if (array.isNull()) yield List.of();
-                List<byte[]> args = new ArrayList<>(array.children().size());
-                for (RedisMessage child : array.children()) {
-                    args.add(
-                            switch (child) {
-                                case FullBulkStringRedisMessage b when !b.isNull() -> ByteBufUtil.getBytes(b.content());
-                                default -> throw new RedisCodecException("expected a bulk string, got " + kind(child));
-                            });
-                }
-                yield args;
-            }
-            case InlineCommandRedisMessage inline -> {
-                List<byte[]> args = new ArrayList<>();
-                for (String word : inline.content().trim().split("\\s+")) {
-                    if (!word.isEmpty()) args.add(word.getBytes(UTF_8));
-                }
-                yield args;
-            }
-            default -> throw new RedisCodecException("expected an array of bulk strings, got " + kind(msg));
-        };
-    }
-
-    private static String kind(RedisMessage msg) {
-        return msg.getClass().getSimpleName().replace("RedisMessage", "").toLowerCase(Locale.ROOT);
     }
 }

@@ -6,8 +6,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import io.netty.buffer.ByteBuf;
 
 /**
- * The two wire encodings of {@link RespReply}. Netty's codec-redis knows only RESP2, so both are written as raw
- * bytes, which its encoder passes through unchanged.
+ * The two wire encodings of {@link RespReply}, written straight into the connection's outbound buffer.
  */
 enum RespProtocol {
     RESP2(2) {

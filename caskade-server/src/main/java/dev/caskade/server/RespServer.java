@@ -19,10 +19,6 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.handler.codec.redis.RedisArrayAggregator;
-import io.netty.handler.codec.redis.RedisBulkStringAggregator;
-import io.netty.handler.codec.redis.RedisDecoder;
-import io.netty.handler.codec.redis.RedisEncoder;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
@@ -122,12 +118,7 @@ public final class RespServer implements AutoCloseable {
                             p.addLast(new IdleStateHandler(
                                     0, 0, options.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
                         }
-                        p.addLast(new RedisDecoder(true));
-                        p.addLast(new RespFrameGuard(options.maxRequestBytes()));
-                        p.addLast(new RedisBulkStringAggregator());
-                        p.addLast(new RedisArrayAggregator(
-                                (int) RespFrameGuard.MAX_ARRAY_LENGTH, RespFrameGuard.MAX_ARRAY_DEPTH));
-                        p.addLast(new RedisEncoder());
+                        p.addLast(new RespRequestDecoder(options.maxRequestBytes()));
                         p.addLast(new RespHandler(RespServer.this, commands, commitThreads));
                     }
                 });
