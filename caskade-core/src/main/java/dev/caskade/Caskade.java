@@ -20,6 +20,7 @@ import java.util.Set;
 import java.util.Spliterator;
 import java.util.Spliterators;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.Executors;
@@ -62,6 +63,15 @@ public final class Caskade implements AutoCloseable {
     volatile long compactedRevision;
     private volatile boolean closed;
     private final Queue<Pending> pending = new ConcurrentLinkedQueue<>();
+    /** Under SYNC: every revision up to this is on disk. Only the fsync leader raises it, in order. */
+    private volatile long durableRevision;
+    /** {@link #whenDurable} callers, by revision; guarded by itself. */
+    private final java.util.PriorityQueue<DurableWaiter> durableWaiters =
+            new java.util.PriorityQueue<>(java.util.Comparator.comparingLong(DurableWaiter::revision));
+
+    private volatile Thread syncer;
+
+    private record DurableWaiter(long revision, CompletableFuture<Long> future) {}
     /** Open snapshots by revision, with their count: decides whether writes keep old versions. */
     private final ConcurrentSkipListMap<Long, Integer> snapshots = new ConcurrentSkipListMap<>();
 
@@ -120,6 +130,7 @@ public final class Caskade implements AutoCloseable {
         LogReader.Loaded loaded = LogReader.load(dir, options, keyDir);
         this.recovery = loaded.recovery();
         this.revision = loaded.revision();
+        this.durableRevision = revision;
         this.compactedRevision = loaded.compactedRevision();
         this.hub = new WatchHub(revision);
         this.log = new Log(dir, options, loaded.segments(), loaded.active(), loaded.nextId(), this::publishDurable);
@@ -240,6 +251,114 @@ public final class Caskade implements AutoCloseable {
      *     written
      */
     public long commit(Batch batch) {
+        return commit(ops(batch), batch.expects(), Mode.WRITE, true);
+    }
+
+    /**
+     * Commits {@code batch} like {@link #commit(Batch)}, but never waits for an fsync: the commit is applied and
+     * visible when this returns, and {@link #whenDurable(long)} says when it is on disk. Under {@link
+     * Durability#SYNC} this lets a server answer many clients from a few threads: it holds each reply until its
+     * revision is durable, and all the commits written meanwhile share one fsync. Under other durabilities it is
+     * the same as {@code commit}.
+     *
+     * @throws ConflictException when a precondition from {@link Batch#expect} does not hold; nothing is
+     *     written
+     */
+    public long commitNoWait(Batch batch) {
+        return commit(ops(batch), batch.expects(), Mode.WRITE, false);
+    }
+
+    /**
+     * Completes with {@code revision} once every commit up to it is on disk as {@link Durability#SYNC} promises
+     * it; at once under other durabilities, which promise no more than the commit itself. Completes
+     * exceptionally with {@link FatalException} if the fsync fails, and with {@link IllegalStateException} if
+     * the store closes without making it durable.
+     */
+    public CompletableFuture<Long> whenDurable(long revision) {
+        if (revision > this.revision) {
+            throw new IllegalArgumentException(
+                    "revision " + revision + " is not committed yet (latest is " + this.revision + ")");
+        }
+        if (!sync || revision <= durableRevision) return CompletableFuture.completedFuture(revision);
+        CompletableFuture<Long> f = new CompletableFuture<>();
+        synchronized (durableWaiters) {
+            durableWaiters.add(new DurableWaiter(revision, f));
+        }
+        if (log.failure() != null || closed) {
+            settleWaiters();
+        } else {
+            Thread t = syncer;
+            if (t == null) t = startSyncer();
+            java.util.concurrent.locks.LockSupport.unpark(t);
+        }
+        return f;
+    }
+
+    /**
+     * The latest revision that is as durable as the store's {@link Durability} promises: under {@link
+     * Durability#SYNC} the last one an fsync covered, otherwise {@link #revision()}.
+     */
+    public long durableRevision() {
+        return sync ? durableRevision : revision;
+    }
+
+    private synchronized Thread startSyncer() {
+        if (syncer == null) {
+            Thread t = new Thread(this::syncLoop, "caskade-sync " + dir.getFileName());
+            t.setDaemon(true);
+            syncer = t;
+            t.start();
+        }
+        return syncer;
+    }
+
+    /** Fsyncs for {@link #whenDurable} waiters whenever some are waiting; group commit batches them. */
+    private void syncLoop() {
+        while (!closed) {
+            long want;
+            synchronized (durableWaiters) {
+                DurableWaiter head = durableWaiters.peek();
+                want = head == null ? 0 : head.revision();
+            }
+            if (want == 0 || want <= durableRevision || log.failure() != null) {
+                settleWaiters();
+                java.util.concurrent.locks.LockSupport.parkNanos(this, 100_000_000L);
+                continue;
+            }
+            try {
+                log.syncNow();
+                publishDurable(log.durableLsn());
+            } catch (RuntimeException e) {
+                settleWaiters();
+                java.util.concurrent.locks.LockSupport.parkNanos(this, 1_000_000L);
+            }
+        }
+        settleWaiters();
+    }
+
+    /** Completes the waiters whose revision is durable, and fails all of them once none can ever be. */
+    private void settleWaiters() {
+        long durable = durableRevision;
+        Throwable failure = log.failure();
+        List<DurableWaiter> done = new ArrayList<>();
+        synchronized (durableWaiters) {
+            for (DurableWaiter w = durableWaiters.peek(); w != null; w = durableWaiters.peek()) {
+                if (w.revision() > durable && failure == null && !closed) break;
+                done.add(durableWaiters.poll());
+            }
+        }
+        for (DurableWaiter w : done) {
+            if (w.revision() <= durable) {
+                w.future().complete(w.revision());
+            } else if (failure != null) {
+                w.future().completeExceptionally(log.fatal());
+            } else {
+                w.future().completeExceptionally(new IllegalStateException("store closed: " + dir));
+            }
+        }
+    }
+
+    private List<Op> ops(Batch batch) {
         List<Op> ops = new ArrayList<>(batch.size());
         long now = options.clock().millis();
         for (Batch.Op op : batch.ops()) {
@@ -254,7 +373,7 @@ public final class Caskade implements AutoCloseable {
                         case Batch.Delete d -> new Op(EntryCodec.DELETE, d.key(), new byte[0], 0);
                     });
         }
-        return commit(ops, batch.expects(), Mode.WRITE);
+        return ops;
     }
 
     /**
@@ -291,6 +410,10 @@ public final class Caskade implements AutoCloseable {
      *     a batch that changed nothing
      */
     private long commit(List<Op> ops, List<Batch.Expect> expects, Mode mode) {
+        return commit(ops, expects, mode, true);
+    }
+
+    private long commit(List<Op> ops, List<Batch.Expect> expects, Mode mode, boolean wait) {
         int bytes = 0;
         for (Op op : ops) {
             checkLimits(op.key(), op.value());
@@ -321,7 +444,11 @@ public final class Caskade implements AutoCloseable {
         } finally {
             commitLock.unlock();
         }
-        if (sync) log.awaitDurable(lsn);
+        if (sync && wait) {
+            log.awaitDurable(lsn);
+            // the fsync that covered us may have run before our event was queued: publish it now, not at the next
+            publishDurable(log.durableLsn());
+        }
         return rev;
     }
 
@@ -397,10 +524,21 @@ public final class Caskade implements AutoCloseable {
 
     /** Called by the group-commit leader once everything up to {@code lsn} is on disk. */
     private void publishDurable(long lsn) {
-        for (Pending p = pending.peek(); p != null && p.lsn() <= lsn; p = pending.peek()) {
-            pending.poll();
-            hub.publish(p.revision(), p::event);
+        Pending head = pending.peek();
+        if (head == null || head.lsn() > lsn) {
+            settleWaiters();
+            return;
         }
+        synchronized (pending) { // the fsync leader and committers that find their event still queued
+            long last = 0;
+            for (Pending p = pending.peek(); p != null && p.lsn() <= lsn; p = pending.peek()) {
+                pending.poll();
+                hub.publish(p.revision(), p::event);
+                last = p.revision();
+            }
+            if (last > durableRevision) durableRevision = last;
+        }
+        settleWaiters();
     }
 
     private long liveRevision(byte[] key, long now) {
@@ -744,7 +882,8 @@ public final class Caskade implements AutoCloseable {
                 hub.size(),
                 snapshots.values().stream().mapToInt(Integer::intValue).sum(),
                 merges.get(),
-                options.durability().toString());
+                options.durability().toString(),
+                log.fsyncs);
     }
 
     /** The store's directory. */
@@ -802,6 +941,9 @@ public final class Caskade implements AutoCloseable {
                 failure = e instanceof IOException io ? io : new IOException(e);
             }
             if (failure == null) publishDurable(Long.MAX_VALUE);
+            settleWaiters();
+            Thread t = syncer;
+            if (t != null) java.util.concurrent.locks.LockSupport.unpark(t);
             hub.closeAll(WatchEvent.Reason.STORE_CLOSED);
             finishMergeRecords();
             log.closeFiles();

@@ -42,7 +42,7 @@ final class Log {
 
     private final ReentrantLock syncLock = new ReentrantLock();
     private final Condition synced = syncLock.newCondition();
-    private long durableLsn;
+    private volatile long durableLsn;
     private boolean syncing;
     private volatile Throwable failure;
     private final LongConsumer onDurable;
@@ -75,6 +75,11 @@ final class Log {
 
     long writtenLsn() {
         return writtenLsn;
+    }
+
+    /** Everything before this LSN is on disk. */
+    long durableLsn() {
+        return durableLsn;
     }
 
     Throwable failure() {

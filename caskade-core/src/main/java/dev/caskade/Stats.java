@@ -15,6 +15,7 @@ package dev.caskade;
  * @param snapshots open snapshots
  * @param merges merges completed since open
  * @param durability the durability mode in force
+ * @param fsyncs fsyncs that group commit ran since open; commits per fsync is how well writers share them
  */
 public record Stats(
         long revision,
@@ -28,4 +29,5 @@ public record Stats(
         int watches,
         int snapshots,
         long merges,
-        String durability) {}
+        String durability,
+        long fsyncs) {}

@@ -66,6 +66,56 @@ class DurabilityTest {
     }
 
     @Test
+    void commitsThatDoNotWaitShareFsyncsAndBecomeDurableInOrder() throws Exception {
+        List<Long> revisions = new ArrayList<>();
+        List<Long> seen = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<java.util.concurrent.CompletableFuture<Long>> durable = new ArrayList<>();
+        try (Caskade db = Caskade.open(tmp)) {
+            Watch w = db.watch("", 0, e -> {
+                if (e instanceof WatchEvent.Commit c) seen.add(c.revision());
+            });
+            long fsyncsBefore = db.log.fsyncs;
+            for (int i = 0; i < 2000; i++) {
+                long rev = db.commitNoWait(Batch.create().put("k" + (i % 50), "v" + i));
+                revisions.add(rev);
+                // applied and visible at once, before any fsync
+                assertThat(db.get("k" + (i % 50))).map(Entry::valueString).contains("v" + i);
+                durable.add(db.whenDurable(rev));
+            }
+            for (int i = 0; i < durable.size(); i++) {
+                assertThat(durable.get(i).get(10, TimeUnit.SECONDS)).isEqualTo(revisions.get(i));
+            }
+            assertThat(revisions).isSorted().doesNotHaveDuplicates();
+            // one writer thread, yet far fewer fsyncs than commits: they were grouped
+            assertThat(db.log.fsyncs - fsyncsBefore).isLessThan(500);
+            assertThat(db.whenDurable(db.revision())).isCompletedWithValue(db.revision());
+            assertThatThrownBy(() -> db.whenDurable(db.revision() + 1)).isInstanceOf(IllegalArgumentException.class);
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> seen.size() == 2000);
+            assertThat(seen).containsExactlyElementsOf(revisions);
+            w.close();
+        }
+        try (Caskade db = Caskade.open(tmp)) {
+            assertThat(db.revision()).isEqualTo(2000);
+            assertThat(db.get("k49")).map(Entry::valueString).contains("v1999");
+        }
+    }
+
+    @Test
+    void aFailedFsyncFailsEveryWaiterAndLaterWrites() throws Exception {
+        try (Caskade db = Caskade.open(tmp)) {
+            db.put("before", "1");
+            db.log.failNextSync(new IOException("injected: disk on fire"));
+            long rev = db.commitNoWait(Batch.create().put("during", "2"));
+            var f = db.whenDurable(rev);
+            assertThatThrownBy(() -> f.get(10, TimeUnit.SECONDS))
+                    .hasCauseInstanceOf(FatalException.class)
+                    .hasRootCauseMessage("injected: disk on fire");
+            assertThatThrownBy(() -> db.commitNoWait(Batch.create().put("after", "3")))
+                    .isInstanceOf(FatalException.class);
+        }
+    }
+
+    @Test
     void intervalAndNoneModesPersistOnClose() {
         for (Durability d : List.of(Durability.NONE, Durability.interval(Duration.ofMillis(5)))) {
             Path dir = tmp.resolve(d.toString().replace(':', '-'));

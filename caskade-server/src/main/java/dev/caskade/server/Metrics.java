@@ -38,6 +38,7 @@ final class Metrics {
         store("caskade.watches", "open watches", Stats::watches);
         store("caskade.snapshots", "open snapshots", Stats::snapshots);
         store("caskade.merges", "merges since open", Stats::merges);
+        store("caskade.fsyncs", "group-commit fsyncs since open", Stats::fsyncs);
         httpRequests = Counter.builder("caskade.http.requests")
                 .description("HTTP requests answered")
                 .register(registry);

@@ -33,7 +33,8 @@ import java.util.function.Function;
 import java.util.stream.Stream;
 
 /**
- * The RESP command set over a {@link Caskade}. Commands that touch keys run against a {@link RespTransaction}:
+ * The RESP command set over a {@link Caskade}. Writes never wait for an fsync here ({@link Caskade#commitNoWait});
+ * the handler holds each reply until the store is durable up to the revision the command could see. Commands that touch keys run against a {@link RespTransaction}:
  * alone they commit at once (and re-run on a conflict), inside MULTI they share the EXEC's transaction, which
  * is what makes both read-modify-write commands and EXEC atomic.
  */
@@ -275,7 +276,7 @@ final class RespCommands {
             // the two commands benchmarks and caches live on: one engine call, no staging
             if (name.equals("GET")) return value(db.get(a.get(1)));
             if (name.equals("SET") && a.size() == 3) {
-                db.put(a.get(1), a.get(2));
+                db.commitNoWait(Batch.create().put(a.get(1), a.get(2)));
                 return OK;
             }
         }
@@ -797,14 +798,19 @@ final class RespCommands {
         try (Stream<Entry> s = db.range((byte[]) null, null)) {
             s.forEach(e -> batch.delete(e.key()));
         }
-        if (!batch.isEmpty()) db.commit(batch);
+        if (!batch.isEmpty()) db.commitNoWait(batch);
         return OK;
     }
 
     private RespReply cas(List<byte[]> a) {
         Long rev = parseLong(a.get(2));
         if (rev == null || rev < 0) return notInteger();
-        return db.compareAndSet(a.get(1), rev, a.get(3)) ? RespReply.ONE : RespReply.ZERO;
+        try {
+            db.commitNoWait(Batch.create().expect(a.get(1), rev).put(a.get(1), a.get(3)));
+            return RespReply.ONE;
+        } catch (ConflictException e) {
+            return RespReply.ZERO;
+        }
     }
 
     // ---- connection and server
@@ -1054,7 +1060,7 @@ final class RespCommands {
                         + "\r\ncaskade_segments:"
                         + st.segments() + "\r\ncaskade_disk_bytes:" + st.diskBytes() + "\r\ncaskade_live_bytes:"
                         + st.liveBytes() + "\r\ncaskade_dead_bytes:" + st.deadBytes() + "\r\ncaskade_merges:"
-                        + st.merges()
+                        + st.merges() + "\r\ncaskade_fsyncs:" + st.fsyncs()
                         + "\r\n");
         sections.put("replication", "role:master\r\nconnected_slaves:0\r\n");
         sections.put("keyspace", st.keys() == 0 ? "" : "db0:keys=" + st.keys() + ",expires=0,avg_ttl=0\r\n");

@@ -2,6 +2,7 @@ package dev.caskade.server;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 
+import dev.caskade.Caskade;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
@@ -11,11 +12,9 @@ import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.PrematureChannelClosureException;
 import io.netty.handler.timeout.IdleStateEvent;
 import java.io.IOException;
+import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executor;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,23 +26,35 @@ import org.slf4j.LoggerFactory;
 final class RespHandler extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(RespHandler.class);
 
-    /** Commands a connection may have in flight off the event loop before we stop reading from it. */
-    private static final int MAX_PENDING = 1024;
+    /** Replies a connection may have waiting for an fsync before we stop reading from it. */
+    private static final int MAX_HELD = 1024;
 
     private final RespServer server;
     private final RespCommands commands;
-    /** Where commands run when they may block on fsync; null runs them on the event loop. */
-    private final Executor offload;
+    private final Caskade db;
 
-    private final AtomicInteger pending = new AtomicInteger();
-    private CompletableFuture<Void> tail = CompletableFuture.completedFuture(null);
+    /**
+     * Replies waiting for the store to be durable up to {@code revision}, in request order. Under SYNC every
+     * command runs here on the event loop and its writes do not wait for an fsync; the reply, and every reply
+     * after it on this connection, waits instead. All the connections' commits written meanwhile share one
+     * fsync. Event-loop confined.
+     */
+    private final ArrayDeque<Held> held = new ArrayDeque<>();
+
+    private record Held(long revision, ByteBuf reply) {}
+
+    /** The highest revision a durability callback is registered for. */
+    private long awaited;
+
     private RespSession session;
-    private volatile boolean closing;
+    private boolean closing;
+    /** QUIT arrived while replies were held: close once they are out. */
+    private boolean closeWhenReleased;
 
-    RespHandler(RespServer server, RespCommands commands, Executor offload) {
+    RespHandler(RespServer server, RespCommands commands, Caskade db) {
         this.server = server;
         this.commands = commands;
-        this.offload = offload;
+        this.db = db;
     }
 
     @Override
@@ -52,7 +63,7 @@ final class RespHandler extends ChannelInboundHandlerAdapter {
         if (session == null) {
             // over maxClients: say why, as Redis does, then hang up
             closing = true;
-            write(ctx, RespReply.err("ERR max number of clients reached"), RespProtocol.RESP2);
+            ctx.write(encode(ctx, RespReply.err("ERR max number of clients reached"), RespProtocol.RESP2));
             ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
             return;
         }
@@ -62,6 +73,8 @@ final class RespHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         if (session != null) server.unregister(session);
+        for (Held h : held) h.reply().release();
+        held.clear();
         ctx.fireChannelInactive();
     }
 
@@ -70,39 +83,6 @@ final class RespHandler extends ChannelInboundHandlerAdapter {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (closing) return;
         List<byte[]> args = (List<byte[]>) msg;
-        if (offload == null || (pending.get() == 0 && RespCommands.readOnly(args.get(0)))) {
-            // no fsync to wait for, and nothing of this connection's still queued: answer right here
-            run(ctx, args);
-            return;
-        }
-        // SYNC durability: a commit waits for fsync, which must not stall the other connections of this event
-        // loop; commands still run one at a time and in order for this connection
-        if (pending.incrementAndGet() >= MAX_PENDING) ctx.channel().config().setAutoRead(false);
-        tail = tail.thenRunAsync(
-                () -> {
-                    try {
-                        run(ctx, args);
-                    } catch (RuntimeException e) {
-                        // a failed write must not break the chain: later commands would never run
-                        LOG.debug("reply not written: {}", e.toString());
-                    }
-                    // counted down on the event loop, behind the reply's own write task: a read answered inline
-                    // once nothing is pending can then never overtake this reply
-                    try {
-                        ctx.executor().execute(() -> {
-                            int left = pending.decrementAndGet();
-                            if (left == 0) ctx.flush();
-                            if (left == MAX_PENDING / 2) ctx.channel().config().setAutoRead(true);
-                        });
-                    } catch (java.util.concurrent.RejectedExecutionException closing) {
-                        // the event loop is shutting down with the server
-                    }
-                },
-                offload);
-    }
-
-    private void run(ChannelHandlerContext ctx, List<byte[]> args) {
-        if (closing) return;
         session.lastCommandAt = System.currentTimeMillis();
         session.lastCommand =
                 new String(args.get(0), 0, Math.min(args.get(0).length, 32), UTF_8).toLowerCase(Locale.ROOT);
@@ -115,17 +95,65 @@ final class RespHandler extends ChannelInboundHandlerAdapter {
             LOG.warn("command {} failed", session.lastCommand, e);
             reply = RespReply.err("ERR " + e.getClass().getSimpleName() + ": " + e.getMessage());
         }
-        write(ctx, reply, session.protocol);
+        ByteBuf out = encode(ctx, reply, session.protocol);
+        // whatever this command wrote or read is at most the latest revision: the reply goes once that is durable
+        long revision = db.revision();
+        if (held.isEmpty() && revision <= db.durableRevision()) {
+            ctx.write(out, ctx.voidPromise());
+        } else {
+            held.add(new Held(revision, out));
+            if (held.size() == MAX_HELD) ctx.channel().config().setAutoRead(false);
+        }
         if (session.closing) {
             closing = true;
-            ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            if (held.isEmpty()) {
+                ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            } else {
+                closeWhenReleased = true;
+            }
         }
     }
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
         ctx.flush();
+        Held last = held.peekLast();
+        if (last != null && last.revision() > awaited) {
+            // one callback per read batch, for its newest reply: durability comes in revision order
+            awaited = last.revision();
+            db.whenDurable(awaited).whenComplete((rev, failure) -> {
+                try {
+                    ctx.executor().execute(() -> release(ctx, failure));
+                } catch (java.util.concurrent.RejectedExecutionException stopping) {
+                    // the event loop is shutting down with the server
+                }
+            });
+        }
         ctx.fireChannelReadComplete();
+    }
+
+    /** Sends the held replies that are durable now; after a failed fsync, an error for every one that is not. */
+    private void release(ChannelHandlerContext ctx, Throwable failure) {
+        long durable = db.durableRevision();
+        for (Held h = held.peek(); h != null && (h.revision() <= durable || failure != null); h = held.peek()) {
+            held.poll();
+            if (h.revision() <= durable) {
+                ctx.write(h.reply(), ctx.voidPromise());
+            } else {
+                h.reply().release();
+                Throwable why = failure instanceof java.util.concurrent.CompletionException c && c.getCause() != null
+                        ? c.getCause()
+                        : failure;
+                ctx.write(
+                        encode(ctx, RespReply.err("ERR not durable: " + why.getMessage()), session.protocol),
+                        ctx.voidPromise());
+            }
+        }
+        ctx.flush();
+        if (held.size() < MAX_HELD / 2 && !closing) ctx.channel().config().setAutoRead(true);
+        if (held.isEmpty() && closeWhenReleased) {
+            ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        }
     }
 
     @Override
@@ -161,13 +189,14 @@ final class RespHandler extends ChannelInboundHandlerAdapter {
         if (closing) return;
         closing = true;
         RespProtocol protocol = session == null ? RespProtocol.RESP2 : session.protocol;
-        write(ctx, RespReply.err("ERR Protocol error: " + (why == null ? "malformed request" : why)), protocol);
+        ctx.write(encode(
+                ctx, RespReply.err("ERR Protocol error: " + (why == null ? "malformed request" : why)), protocol));
         ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
     }
 
-    private static void write(ChannelHandlerContext ctx, RespReply reply, RespProtocol protocol) {
+    private static ByteBuf encode(ChannelHandlerContext ctx, RespReply reply, RespProtocol protocol) {
         ByteBuf out = ctx.alloc().buffer();
         protocol.encode(reply, out);
-        ctx.write(out, ctx.voidPromise());
+        return out;
     }
 }

@@ -1,7 +1,6 @@
 package dev.caskade.server;
 
 import dev.caskade.Caskade;
-import dev.caskade.Durability;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -26,8 +25,6 @@ import java.util.Collection;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -65,10 +62,8 @@ public final class RespServer implements AutoCloseable {
     private final AtomicLong totalCommands = new AtomicLong();
     private final AtomicLong rejectedConnections = new AtomicLong();
     private final long startedAt = System.currentTimeMillis();
-    /** Non-null under SYNC durability: commits wait for fsync there instead of on an event loop. */
-    private ExecutorService commitThreads;
-
     private Channel serverChannel;
+    private volatile Caskade db;
 
     private RespServer(RespOptions options) {
         this.options = options;
@@ -98,10 +93,8 @@ public final class RespServer implements AutoCloseable {
     }
 
     private void bind(Caskade db) throws InterruptedException {
+        this.db = db;
         RespCommands commands = new RespCommands(db, this);
-        if (db.options().durability() instanceof Durability.Sync) {
-            commitThreads = Executors.newVirtualThreadPerTaskExecutor();
-        }
         Class<? extends ServerChannel> type =
                 Epoll.isAvailable() ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
         ServerBootstrap bootstrap = new ServerBootstrap()
@@ -119,7 +112,7 @@ public final class RespServer implements AutoCloseable {
                                     0, 0, options.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
                         }
                         p.addLast(new RespRequestDecoder(options.maxRequestBytes()));
-                        p.addLast(new RespHandler(RespServer.this, commands, commitThreads));
+                        p.addLast(new RespHandler(RespServer.this, commands, db));
                     }
                 });
         serverChannel = bootstrap
@@ -143,19 +136,25 @@ public final class RespServer implements AutoCloseable {
     @Override
     public void close() {
         if (serverChannel != null) serverChannel.close().syncUninterruptibly();
+        Caskade store = db;
+        if (store != null) {
+            // replies held for an fsync go out before the connections close: those clients learn their writes landed
+            try {
+                store.whenDurable(store.revision()).get(5, TimeUnit.SECONDS);
+                for (io.netty.util.concurrent.EventExecutor loop : workers) {
+                    loop.submit(() -> {}).awaitUninterruptibly(1, TimeUnit.SECONDS);
+                }
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                LOG.warn("replies waiting for an fsync were not sent: {}", e.toString());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (IllegalStateException closed) {
+                // the store is already closed
+            }
+        }
         channels.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
-        if (commitThreads != null) {
-            // let in-flight commits finish: interrupting a thread in FileChannel I/O would close the store's file
-            commitThreads.shutdown();
-            try {
-                if (!commitThreads.awaitTermination(10, TimeUnit.SECONDS))
-                    LOG.warn("RESP commits still running at close");
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
     }
 
     /** A new session for a connection, or null when maxClients are already connected. */

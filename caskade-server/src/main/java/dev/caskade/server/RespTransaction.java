@@ -61,7 +61,8 @@ final class RespTransaction {
     }
 
     /**
-     * Commits the staged writes with every remembered revision as a precondition.
+     * Commits the staged writes with every remembered revision as a precondition, without waiting for an fsync
+     * (the handler holds the reply until the commit is durable).
      *
      * @throws dev.caskade.ConflictException when something read has changed since
      */
@@ -83,7 +84,7 @@ final class RespTransaction {
                 batch.delete(e.key()); // an expiry in the past deletes, as in Redis
             }
         });
-        return db.commit(batch);
+        return db.commitNoWait(batch);
     }
 
     private static byte[] bytes(ByteBuffer k) {
