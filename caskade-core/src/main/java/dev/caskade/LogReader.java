@@ -122,10 +122,13 @@ final class LogReader {
                     notes.add("hint " + (hintExists ? "damaged or stale" : "missing") + ", scanned "
                             + s.path.getFileName());
                 }
+                long skippedBefore = skippedEntries;
                 List<HintFile.Item> items = scan(s, s == lastData);
                 items.sort(HintFile.ORDER);
                 sources.add(new Source(s, null, items.iterator()));
-                if (s == lastData) {
+                // a segment repair skipped damage in stays sealed: appending behind the damage would leave a
+                // segment whose hint cannot be written and whose every scan meets the damage again
+                if (s == lastData && skippedEntries == skippedBefore) {
                     active = s;
                     s.activate(options.segmentBytes());
                 } else {

@@ -621,6 +621,31 @@ class CorruptionTest {
     }
 
     @Test
+    void repairedDamageInTheNewestSegmentIsNotAppendedBehind(@TempDir Path dir) throws Exception {
+        // damage in the first entry of the newest segment with sound entries after it: not a torn tail. Repair
+        // skips it; the store must then write, close (hint of its active segment) and reopen cleanly
+        try (Caskade db = Caskade.open(dir)) {
+            for (int i = 0; i < 5; i++) db.put("k" + i, "v" + i);
+        }
+        Path newest = files(dir, ".seg").getLast();
+        java.nio.file.Files.deleteIfExists(Segment.hintPath(newest));
+        try (var ch = java.nio.channels.FileChannel.open(newest, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(new byte[] {(byte) 0x85}), Segment.HEADER + 35); // value length
+        }
+        assertThatThrownBy(() -> Caskade.open(dir)).isInstanceOf(CorruptionException.class);
+        try (Caskade db = Caskade.open(dir, CaskadeOptions.repair())) {
+            assertThat(db.recovery().skippedEntries()).isEqualTo(1);
+            assertThat(db.get("k0")).isEmpty();
+            assertThat(db.get("k4")).map(Entry::valueString).contains("v4");
+            db.put("after", "repair");
+        }
+        try (Caskade db = Caskade.open(dir, CaskadeOptions.repair())) {
+            assertThat(db.get("after")).map(Entry::valueString).contains("repair");
+            assertThat(db.get("k4")).map(Entry::valueString).contains("v4");
+        }
+    }
+
+    @Test
     void tornBatchAtTheTailIsDroppedWhole(@TempDir Path dir) throws Exception {
         History h = build(dir, seed, 200, true);
         SplittableRandom rnd = new SplittableRandom(seed);
