@@ -19,9 +19,10 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * <p>Nodes are immutable in shape: an insert or delete copies the leaf (and, on a split or an emptied
  * leaf, its parents) and publishes the copy with one reference store, so a reader always walks a
  * well-formed tree. Overwriting an existing key, the common write, just swaps the {@link Loc} in its
- * leaf slot. Arrays are sized exactly (every insert copies anyway), and each node keeps the first four
- * key bytes of every key in an {@code int[]}, so a binary search mostly compares ints in one array
- * instead of chasing key arrays.
+ * leaf slot. Arrays are sized exactly (every insert copies anyway). Each node knows how many leading bytes
+ * all its keys share ({@code skip}) and keeps the next four bytes of every key in an {@code int[]}, so a
+ * binary search compares ints in one array instead of chasing key arrays, even when every key starts the
+ * same way ({@code user:0000…}): one comparison against the shared bytes, then ints.
  *
  * <p>Snapshots: while any snapshot is open, a write keeps the version it replaces on the new version's
  * chain and a delete leaves a tombstone, so a snapshot at revision R finds, for every key, the newest
@@ -40,11 +41,15 @@ final class KeyDir {
     private static final VarHandle KIDS = MethodHandles.arrayElementVarHandle(Object[].class);
 
     private static final class Leaf {
+        /** Leading bytes every key here shares (at most; fewer is allowed, just slower). */
+        final int skip;
+
         final int[] pre;
         final byte[][] keys;
         final Loc[] locs;
 
-        Leaf(int[] pre, byte[][] keys, Loc[] locs) {
+        Leaf(int skip, int[] pre, byte[][] keys, Loc[] locs) {
+            this.skip = skip;
             this.pre = pre;
             this.keys = keys;
             this.locs = locs;
@@ -53,15 +58,23 @@ final class KeyDir {
         Loc loc(int i) {
             return (Loc) LOCS.getAcquire(locs, i);
         }
+
+        /** A leaf over sorted {@code keys}, with the best skip; reads every key. */
+        static Leaf of(byte[][] keys, Loc[] locs) {
+            int skip = skipOf(keys);
+            return new Leaf(skip, pres(keys, skip), keys, locs);
+        }
     }
 
     /** keys[i] is the smallest key of kids[i + 1]; kids are Leaf or Inner. */
     private static final class Inner {
+        final int skip;
         final int[] pre;
         final byte[][] keys;
         final Object[] kids;
 
-        Inner(int[] pre, byte[][] keys, Object[] kids) {
+        Inner(int skip, int[] pre, byte[][] keys, Object[] kids) {
+            this.skip = skip;
             this.pre = pre;
             this.keys = keys;
             this.kids = kids;
@@ -70,9 +83,14 @@ final class KeyDir {
         Object kid(int i) {
             return KIDS.getAcquire(kids, i);
         }
+
+        static Inner of(byte[][] keys, Object[] kids) {
+            int skip = skipOf(keys);
+            return new Inner(skip, pres(keys, skip), keys, kids);
+        }
     }
 
-    private static final Leaf EMPTY = new Leaf(new int[0], new byte[0][], new Loc[0]);
+    private static final Leaf EMPTY = new Leaf(0, new int[0], new byte[0][], new Loc[0]);
 
     private volatile Object root = EMPTY;
     /** The writer's descent path, reused: only the commit lock holder writes. */
@@ -95,22 +113,47 @@ final class KeyDir {
 
     /** The first four key bytes as an int whose signed order is the bytes' unsigned order. */
     static int prefix(byte[] k) {
+        return prefixAt(k, 0);
+    }
+
+    /** Four key bytes from {@code from} (zero-padded) as an int whose signed order is their unsigned order. */
+    static int prefixAt(byte[] k, int from) {
         int p = 0;
-        for (int i = 0; i < 4; i++) p = (p << 8) | (i < k.length ? k[i] & 0xff : 0);
+        for (int i = from; i < from + 4; i++) p = (p << 8) | (i < k.length ? k[i] & 0xff : 0);
         return p ^ 0x80000000;
     }
 
-    private static int compare(int pa, byte[] a, int pb, byte[] b) {
-        return pa != pb ? Integer.compare(pa, pb) : Arrays.compareUnsigned(a, b);
+    /** Leading bytes shared by all of {@code sorted}: those of its first and last key. */
+    static int skipOf(byte[][] sorted) {
+        if (sorted.length == 0) return 0;
+        byte[] a = sorted[0];
+        byte[] b = sorted[sorted.length - 1];
+        int m = Arrays.mismatch(a, b);
+        return m < 0 ? a.length : m;
     }
 
-    /** Index of {@code k}, or {@code -(insertion point) - 1}. */
-    private static int search(int[] pre, byte[][] keys, int p, byte[] k) {
+    private static int[] pres(byte[][] keys, int skip) {
+        int[] pre = new int[keys.length];
+        for (int i = 0; i < keys.length; i++) pre[i] = prefixAt(keys[i], skip);
+        return pre;
+    }
+
+    /** Index of {@code k} among keys sharing their first {@code skip} bytes, or {@code -(insertion point) - 1}. */
+    private static int search(int skip, int[] pre, byte[][] keys, byte[] k) {
+        int n = keys.length;
+        if (n == 0) return -1;
+        if (skip > 0) {
+            // a key that differs in the shared bytes sorts before or after the whole node
+            int c = Arrays.compareUnsigned(k, 0, Math.min(skip, k.length), keys[0], 0, skip);
+            if (c < 0) return -1;
+            if (c > 0) return -(n + 1);
+        }
+        int p = prefixAt(k, skip);
         int lo = 0;
-        int hi = keys.length - 1;
+        int hi = n - 1;
         while (lo <= hi) {
             int mid = (lo + hi) >>> 1;
-            int c = compare(pre[mid], keys[mid], p, k);
+            int c = pre[mid] != p ? Integer.compare(pre[mid], p) : Arrays.compareUnsigned(keys[mid], k);
             if (c < 0) lo = mid + 1;
             else if (c > 0) hi = mid - 1;
             else return mid;
@@ -118,22 +161,25 @@ final class KeyDir {
         return -(lo + 1);
     }
 
-    private static int childIndex(Inner in, int p, byte[] k) {
-        int i = search(in.pre, in.keys, p, k);
+    private static int search(Leaf leaf, byte[] k) {
+        return search(leaf.skip, leaf.pre, leaf.keys, k);
+    }
+
+    private static int childIndex(Inner in, byte[] k) {
+        int i = search(in.skip, in.pre, in.keys, k);
         return i >= 0 ? i + 1 : -i - 1;
     }
 
-    private Leaf leafFor(int p, byte[] k) {
+    private Leaf leafFor(byte[] k) {
         Object n = root;
-        while (n instanceof Inner in) n = in.kid(childIndex(in, p, k));
+        while (n instanceof Inner in) n = in.kid(childIndex(in, k));
         return (Leaf) n;
     }
 
     /** The newest version, tombstones included. */
     Loc head(byte[] key) {
-        int p = prefix(key);
-        Leaf leaf = leafFor(p, key);
-        int i = search(leaf.pre, leaf.keys, p, key);
+        Leaf leaf = leafFor(key);
+        int i = search(leaf, key);
         return i >= 0 ? leaf.loc(i) : null;
     }
 
@@ -180,15 +226,13 @@ final class KeyDir {
 
     /** Replaces {@code expected} by {@code moved} if it is still the newest version (merge). */
     boolean replace(byte[] key, Loc expected, Loc moved) {
-        int p = prefix(key);
-        Leaf leaf = leafFor(p, key);
-        int i = search(leaf.pre, leaf.keys, p, key);
+        Leaf leaf = leafFor(key);
+        int i = search(leaf, key);
         return i >= 0 && LOCS.compareAndSet(leaf.locs, i, expected, moved);
     }
 
     /** Inserts or overwrites; returns the previous version. */
     private Loc upsert(byte[] key, Loc loc, boolean keepPrev) {
-        int p = prefix(key);
         Inner[] path = writerPath;
         int[] at = writerAt;
         int depth = 0;
@@ -198,13 +242,13 @@ final class KeyDir {
                 path = writerPath = Arrays.copyOf(path, depth * 2);
                 at = writerAt = Arrays.copyOf(at, depth * 2);
             }
-            int c = childIndex(in, p, key);
+            int c = childIndex(in, key);
             path[depth] = in;
             at[depth++] = c;
             n = in.kid(c);
         }
         Leaf leaf = (Leaf) n;
-        int i = search(leaf.pre, leaf.keys, p, key);
+        int i = search(leaf, key);
         if (i >= 0) {
             Loc old = leaf.loc(i);
             if (keepPrev && old != null) {
@@ -216,31 +260,34 @@ final class KeyDir {
         }
         int ip = -i - 1;
         int len = leaf.keys.length;
-        int[] pre = new int[len + 1];
         byte[][] ks = new byte[len + 1][];
         Loc[] ls = new Loc[len + 1];
-        System.arraycopy(leaf.pre, 0, pre, 0, ip);
         System.arraycopy(leaf.keys, 0, ks, 0, ip);
         System.arraycopy(leaf.locs, 0, ls, 0, ip);
-        pre[ip] = p;
         ks[ip] = key;
         ls[ip] = loc;
-        System.arraycopy(leaf.pre, ip, pre, ip + 1, len - ip);
         System.arraycopy(leaf.keys, ip, ks, ip + 1, len - ip);
         System.arraycopy(leaf.locs, ip, ls, ip + 1, len - ip);
-        if (len + 1 <= MAX) {
-            publish(path, at, depth, new Leaf(pre, ks, ls));
+        if (len + 1 > MAX) {
+            int half = (len + 1) / 2;
+            Leaf left = Leaf.of(Arrays.copyOfRange(ks, 0, half), Arrays.copyOfRange(ls, 0, half));
+            Leaf right = Leaf.of(Arrays.copyOfRange(ks, half, len + 1), Arrays.copyOfRange(ls, half, len + 1));
+            split(path, at, depth, left, right, right.keys[0]);
             return null;
         }
-        int half = (len + 1) / 2;
-        Leaf left = new Leaf(
-                Arrays.copyOfRange(pre, 0, half), Arrays.copyOfRange(ks, 0, half), Arrays.copyOfRange(ls, 0, half));
-        Leaf right = new Leaf(
-                Arrays.copyOfRange(pre, half, len + 1),
-                Arrays.copyOfRange(ks, half, len + 1),
-                Arrays.copyOfRange(ls, half, len + 1));
-        split(path, at, depth, left, right, right.pre[0], right.keys[0]);
+        // only a new first or last key can change what all keys share
+        int skip = ip == 0 || ip == len ? skipOf(ks) : leaf.skip;
+        int[] pre = skip == leaf.skip ? inserted(leaf.pre, ip, prefixAt(key, skip)) : pres(ks, skip);
+        publish(path, at, depth, new Leaf(skip, pre, ks, ls));
         return null;
+    }
+
+    private static int[] inserted(int[] a, int i, int v) {
+        int[] r = new int[a.length + 1];
+        System.arraycopy(a, 0, r, 0, i);
+        r[i] = v;
+        System.arraycopy(a, i, r, i + 1, a.length - i);
+        return r;
     }
 
     /** Puts {@code node} where path[depth-1].kids[at[depth-1]] was (or at the root). */
@@ -253,23 +300,19 @@ final class KeyDir {
     }
 
     /** Replaces the child at the end of the path by {@code left} and {@code right}, splitting upwards. */
-    private void split(Inner[] path, int[] at, int depth, Object left, Object right, int sepPre, byte[] sep) {
+    private void split(Inner[] path, int[] at, int depth, Object left, Object right, byte[] sep) {
         while (true) {
             if (depth == 0) {
-                root = new Inner(new int[] {sepPre}, new byte[][] {sep}, new Object[] {left, right});
+                root = Inner.of(new byte[][] {sep}, new Object[] {left, right});
                 return;
             }
             Inner parent = path[depth - 1];
             int c = at[depth - 1];
             int n = parent.keys.length;
-            int[] pre = new int[n + 1];
             byte[][] ks = new byte[n + 1][];
             Object[] kids = new Object[n + 2];
-            System.arraycopy(parent.pre, 0, pre, 0, c);
             System.arraycopy(parent.keys, 0, ks, 0, c);
-            pre[c] = sepPre;
             ks[c] = sep;
-            System.arraycopy(parent.pre, c, pre, c + 1, n - c);
             System.arraycopy(parent.keys, c, ks, c + 1, n - c);
             for (int j = 0; j < c; j++) kids[j] = parent.kid(j);
             kids[c] = left;
@@ -277,44 +320,37 @@ final class KeyDir {
             for (int j = c + 1; j <= n; j++) kids[j + 1] = parent.kid(j);
             depth--;
             if (n + 1 <= MAX) {
-                publish(path, at, depth, new Inner(pre, ks, kids));
+                int skip = c == 0 || c == n ? skipOf(ks) : parent.skip;
+                int[] pre = skip == parent.skip ? inserted(parent.pre, c, prefixAt(sep, skip)) : pres(ks, skip);
+                publish(path, at, depth, new Inner(skip, pre, ks, kids));
                 return;
             }
             int half = (n + 1) / 2; // separator ks[half] moves up
-            Inner l = new Inner(
-                    Arrays.copyOfRange(pre, 0, half),
-                    Arrays.copyOfRange(ks, 0, half),
-                    Arrays.copyOfRange(kids, 0, half + 1));
-            Inner r = new Inner(
-                    Arrays.copyOfRange(pre, half + 1, n + 1),
-                    Arrays.copyOfRange(ks, half + 1, n + 1),
-                    Arrays.copyOfRange(kids, half + 1, n + 2));
-            left = l;
-            right = r;
-            sepPre = pre[half];
+            left = Inner.of(Arrays.copyOfRange(ks, 0, half), Arrays.copyOfRange(kids, 0, half + 1));
+            right = Inner.of(Arrays.copyOfRange(ks, half + 1, n + 1), Arrays.copyOfRange(kids, half + 1, n + 2));
             sep = ks[half];
         }
     }
 
     /** Removes a key from the tree; an emptied leaf is unlinked from its parent. */
     private void delete(byte[] key) {
-        int p = prefix(key);
         Inner[] path = new Inner[16];
         int[] at = new int[16];
         int depth = 0;
         Object n = root;
         while (n instanceof Inner in) {
-            int c = childIndex(in, p, key);
+            int c = childIndex(in, key);
             path[depth] = in;
             at[depth++] = c;
             n = in.kid(c);
         }
         Leaf leaf = (Leaf) n;
-        int i = search(leaf.pre, leaf.keys, p, key);
+        int i = search(leaf, key);
         if (i < 0) return;
         int len = leaf.keys.length;
         if (len > 1 || depth == 0) {
-            publish(path, at, depth, new Leaf(cut(leaf.pre, i), cut(leaf.keys, i), cut(leaf.locs, i)));
+            // the remaining keys still share what all shared: the skip stays valid
+            publish(path, at, depth, new Leaf(leaf.skip, cut(leaf.pre, i), cut(leaf.keys, i), cut(leaf.locs, i)));
             return;
         }
         // the leaf empties: drop it from its parent, and so on up while parents empty
@@ -330,7 +366,7 @@ final class KeyDir {
             int sepIdx = c == 0 ? 0 : c - 1;
             Object[] kids = new Object[parent.kids.length - 1];
             for (int j = 0, k = 0; j < parent.kids.length; j++) if (j != c) kids[k++] = parent.kid(j);
-            publish(path, at, depth, new Inner(cut(parent.pre, sepIdx), cut(parent.keys, sepIdx), kids));
+            publish(path, at, depth, new Inner(parent.skip, cut(parent.pre, sepIdx), cut(parent.keys, sepIdx), kids));
             return;
         }
     }
@@ -384,7 +420,6 @@ final class KeyDir {
 
     private final class Cursor implements Iterator<Map.Entry<byte[], Loc>> {
         private final byte[] to;
-        private final int toPre;
         private Leaf leaf;
         private int i;
         private byte[] last;
@@ -393,23 +428,21 @@ final class KeyDir {
 
         Cursor(byte[] from, byte[] to) {
             this.to = to;
-            this.toPre = to == null ? 0 : prefix(to);
             seek(from == null ? new byte[0] : from, false);
         }
 
         /** Positions at the first key >= k (or > k when strict), following separators past empty ends. */
         private void seek(byte[] k, boolean strict) {
             while (true) {
-                int p = prefix(k);
                 byte[] bound = null;
                 Object n = root;
                 while (n instanceof Inner in) {
-                    int c = childIndex(in, p, k);
+                    int c = childIndex(in, k);
                     if (c < in.keys.length) bound = in.keys[c];
                     n = in.kid(c);
                 }
                 Leaf l = (Leaf) n;
-                int s = search(l.pre, l.keys, p, k);
+                int s = search(l, k);
                 int pos = s >= 0 ? (strict ? s + 1 : s) : -s - 1;
                 if (pos < l.keys.length) {
                     leaf = l;
@@ -433,7 +466,7 @@ final class KeyDir {
                     continue;
                 }
                 byte[] k = leaf.keys[i];
-                if (to != null && compare(leaf.pre[i], k, toPre, to) >= 0) {
+                if (to != null && Arrays.compareUnsigned(k, to) >= 0) {
                     done = true;
                     break;
                 }
@@ -462,7 +495,6 @@ final class KeyDir {
     void build(Iterator<Map.Entry<byte[], Loc>> sorted) {
         List<Object> level = new ArrayList<>();
         List<byte[]> firsts = new ArrayList<>();
-        int[] pre = new int[FILL];
         byte[][] ks = new byte[FILL][];
         Loc[] ls = new Loc[FILL];
         int n = 0;
@@ -470,22 +502,20 @@ final class KeyDir {
         long kb = 0;
         while (sorted.hasNext()) {
             Map.Entry<byte[], Loc> e = sorted.next();
-            pre[n] = prefix(e.getKey());
             ks[n] = e.getKey();
             ls[n++] = e.getValue();
             k++;
             kb += e.getKey().length;
             if (n == FILL) {
-                level.add(new Leaf(pre, ks, ls));
+                level.add(Leaf.of(ks, ls));
                 firsts.add(ks[0]);
-                pre = new int[FILL];
                 ks = new byte[FILL][];
                 ls = new Loc[FILL];
                 n = 0;
             }
         }
         if (n > 0 || level.isEmpty()) {
-            level.add(new Leaf(Arrays.copyOf(pre, n), Arrays.copyOf(ks, n), Arrays.copyOf(ls, n)));
+            level.add(Leaf.of(Arrays.copyOf(ks, n), Arrays.copyOf(ls, n)));
             firsts.add(n > 0 ? ks[0] : new byte[0]);
         }
         while (level.size() > 1) {
@@ -495,13 +525,9 @@ final class KeyDir {
                 int e = Math.min(level.size(), s + FILL);
                 if (level.size() - e > 0 && level.size() - e < 2) e = level.size(); // no one-child node at the end
                 int m = e - s;
-                int[] ip = new int[m - 1];
                 byte[][] ik = new byte[m - 1][];
-                for (int j = 1; j < m; j++) {
-                    ik[j - 1] = firsts.get(s + j);
-                    ip[j - 1] = prefix(ik[j - 1]);
-                }
-                up.add(new Inner(ip, ik, level.subList(s, e).toArray()));
+                for (int j = 1; j < m; j++) ik[j - 1] = firsts.get(s + j);
+                up.add(Inner.of(ik, level.subList(s, e).toArray()));
                 upFirsts.add(firsts.get(s));
                 s = e - FILL;
             }
