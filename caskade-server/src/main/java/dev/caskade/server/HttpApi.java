@@ -95,6 +95,7 @@ final class HttpApi {
             case "/v1/kv" -> m.equals(HttpMethod.GET) ? list(call.query()) : notAllowed("GET");
             case "/v1/txn" -> m.equals(HttpMethod.POST) ? txn(call.body()) : notAllowed("POST");
             case "/v1/watch" -> m.equals(HttpMethod.GET) ? watch(call) : notAllowed("GET");
+            case WatchSocket.PATH -> m.equals(HttpMethod.GET) ? socket(call) : notAllowed("GET");
             case "/v1/digest" -> m.equals(HttpMethod.GET) ? digest(call.query()) : notAllowed("GET");
             case "/v1/status" -> m.equals(HttpMethod.GET) ? status() : notAllowed("GET");
             case "/healthz" ->
@@ -291,6 +292,23 @@ final class HttpApi {
         }
         if (from < 0 && !snapshot) from = db.revision(); // neither given: only what happens from now on
         return new HttpReply.Events(new SseStream.Start(prefix, Math.max(from, 0), snapshot));
+    }
+
+    /** Checks that this is a WebSocket handshake that Netty can answer, with a JSON error if not. */
+    private static HttpReply socket(HttpCall call) {
+        if (!call.headers().containsValue(HttpHeaderNames.UPGRADE, "websocket", true)
+                || !call.headers().containsValue(HttpHeaderNames.CONNECTION, "upgrade", true)
+                || !call.headers().contains(HttpHeaderNames.SEC_WEBSOCKET_KEY))
+            throw HttpFailure.badRequest(WatchSocket.PATH + " is a WebSocket: send an Upgrade: websocket handshake");
+        if (!"13".equals(call.headers().get(HttpHeaderNames.SEC_WEBSOCKET_VERSION))) {
+            HttpResponseStatus s = HttpResponseStatus.UPGRADE_REQUIRED;
+            return new HttpReply.Full(
+                    s,
+                    JSON,
+                    HttpJson.write(new HttpJson.Error("only WebSocket version 13 is supported", s.code())),
+                    Map.of(HttpHeaderNames.SEC_WEBSOCKET_VERSION.toString(), "13"));
+        }
+        return new HttpReply.Socket(call.headers());
     }
 
     private HttpReply digest(HttpQuery q) {

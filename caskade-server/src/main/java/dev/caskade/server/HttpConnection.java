@@ -66,6 +66,12 @@ final class HttpConnection extends SimpleChannelInboundHandler<FullHttpRequest> 
                     streaming = true;
                     new SseStream(db, ctx.channel(), options).open(events.start());
                 }
+                case HttpReply.Socket socket -> {
+                    streaming = true;
+                    ctx.executor()
+                            .execute(() ->
+                                    WatchSocket.upgrade(ctx, socket.headers(), db, api.metrics(), options, workers));
+                }
             }
         } catch (RuntimeException e) {
             // never let one request break the chain of the ones behind it

@@ -2,8 +2,11 @@ package dev.caskade.server;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import com.fasterxml.jackson.annotation.JsonUnwrapped;
 import dev.caskade.Change;
 import dev.caskade.Entry;
+import dev.caskade.WatchEvent;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
@@ -145,7 +148,15 @@ final class HttpJson {
     }
 
     /** The data of a {@code commit} event. */
-    record CommitEvent(long revision, long timestamp, List<ChangeBody> changes) {}
+    record CommitEvent(long revision, long timestamp, List<ChangeBody> changes) {
+
+        static CommitEvent of(WatchEvent.Commit c) {
+            return new CommitEvent(
+                    c.revision(),
+                    c.timestamp(),
+                    c.changes().stream().map(ChangeBody::of).toList());
+        }
+    }
 
     /** The data of a {@code snapshot} event: part of the state at {@code revision}; {@code last} on the final one. */
     record SnapshotEvent(long revision, List<Item> items, boolean last) {}
@@ -155,4 +166,37 @@ final class HttpJson {
 
     /** The data of an {@code overflow} or {@code error} event: reconnect with Last-Event-ID (or from) = resume. */
     record Resume(long resume) {}
+
+    /**
+     * One message a {@code /v1/ws} socket sends: its {@code type}, the {@code watch} it belongs to or the
+     * {@code id} of the request it answers, and the same fields as the data of the matching SSE event.
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonPropertyOrder({"type", "watch", "id", "message"})
+    record SocketMessage(
+            String type,
+            String watch,
+            String id,
+            String message,
+            @JsonUnwrapped Object body) {
+
+        /** A message of the watch {@code watch}. */
+        static SocketMessage of(String type, String watch, Object body) {
+            return new SocketMessage(type, watch, null, null, body);
+        }
+
+        /** The answer to a request that failed: nothing changed. */
+        static SocketMessage error(String id, String message) {
+            return new SocketMessage("error", null, id, message, null);
+        }
+    }
+
+    /** One request a client sends on a {@code /v1/ws} socket. */
+    record SocketRequest(
+            String op,
+            String id,
+            String prefix,
+            @JsonProperty("prefix_base64") String prefixBase64,
+            Long from,
+            Boolean snapshot) {}
 }

@@ -11,8 +11,9 @@ import java.util.Objects;
  * @param maxRequestBytes the largest request (headers and body) accepted; larger ones get 413
  * @param idleTimeout a connection with no traffic for this long is closed
  * @param headerTimeout a request must arrive completely within this long after its first byte (slowloris)
- * @param keepAlive how often an idle event stream sends a {@code : keep-alive} comment
+ * @param keepAlive how often an event stream sends a {@code : keep-alive} comment, and a WebSocket a ping
  * @param snapshotChunk keys per {@code snapshot} event of a watch with {@code snapshot=true}
+ * @param webSocket the limits of one {@code GET /v1/ws} socket
  */
 public record HttpOptions(
         String bind,
@@ -21,7 +22,30 @@ public record HttpOptions(
         Duration idleTimeout,
         Duration headerTimeout,
         Duration keepAlive,
-        int snapshotChunk) {
+        int snapshotChunk,
+        WebSocketLimits webSocket) {
+
+    /**
+     * The limits of one WebSocket ({@code GET /v1/ws}).
+     *
+     * @param maxFrameBytes the largest message a client may send; a larger one closes the socket (1009)
+     * @param maxWatches how many watches one socket may hold open at once
+     * @param bufferBytes outbound bytes a socket may have queued: beyond this its watches wait (their own
+     *     bounded buffers then overflow, never slowing writers) and it reads no more requests until half drained
+     */
+    public record WebSocketLimits(int maxFrameBytes, int maxWatches, int bufferBytes) {
+        /** Validates every field. */
+        public WebSocketLimits {
+            if (maxFrameBytes < 1024) throw new IllegalArgumentException("maxFrameBytes must be >= 1024");
+            if (maxWatches < 1) throw new IllegalArgumentException("maxWatches must be >= 1");
+            if (bufferBytes < 1024) throw new IllegalArgumentException("bufferBytes must be >= 1024");
+        }
+
+        /** 1 MiB messages, 64 watches, 4 MiB of queued output. */
+        public static WebSocketLimits defaults() {
+            return new WebSocketLimits(1 << 20, 64, 4 << 20);
+        }
+    }
 
     /** Room for a maximal value plus its key and headers. */
     public static final int DEFAULT_MAX_REQUEST_BYTES = (64 << 20) + (1 << 20);
@@ -36,6 +60,7 @@ public record HttpOptions(
         positive(headerTimeout, "headerTimeout");
         positive(keepAlive, "keepAlive");
         if (snapshotChunk < 1) throw new IllegalArgumentException("snapshotChunk must be >= 1");
+        Objects.requireNonNull(webSocket, "webSocket");
     }
 
     private static void positive(Duration d, String name) {
@@ -43,7 +68,10 @@ public record HttpOptions(
         if (d.isNegative() || d.isZero()) throw new IllegalArgumentException(name + " must be positive: " + d);
     }
 
-    /** Loopback, port 8479, 65 MiB requests, 5 min idle, 10 s header timeout, 15 s keep-alive. */
+    /**
+     * Loopback, port 8479, 65 MiB requests, 5 min idle, 10 s header timeout, 15 s keep-alive, WebSocket
+     * {@link WebSocketLimits#defaults()}.
+     */
     public static HttpOptions defaults() {
         return new HttpOptions(
                 "127.0.0.1",
@@ -52,31 +80,43 @@ public record HttpOptions(
                 Duration.ofMinutes(5),
                 Duration.ofSeconds(10),
                 Duration.ofSeconds(15),
-                1000);
+                1000,
+                WebSocketLimits.defaults());
     }
 
     /** A copy listening on {@code bind}:{@code port}. */
     public HttpOptions withAddress(String bind, int port) {
-        return new HttpOptions(bind, port, maxRequestBytes, idleTimeout, headerTimeout, keepAlive, snapshotChunk);
+        return new HttpOptions(
+                bind, port, maxRequestBytes, idleTimeout, headerTimeout, keepAlive, snapshotChunk, webSocket);
     }
 
     /** A copy with another request size limit. */
     public HttpOptions withMaxRequestBytes(int maxRequestBytes) {
-        return new HttpOptions(bind, port, maxRequestBytes, idleTimeout, headerTimeout, keepAlive, snapshotChunk);
+        return new HttpOptions(
+                bind, port, maxRequestBytes, idleTimeout, headerTimeout, keepAlive, snapshotChunk, webSocket);
     }
 
     /** A copy with other idle and header timeouts. */
     public HttpOptions withTimeouts(Duration idleTimeout, Duration headerTimeout) {
-        return new HttpOptions(bind, port, maxRequestBytes, idleTimeout, headerTimeout, keepAlive, snapshotChunk);
+        return new HttpOptions(
+                bind, port, maxRequestBytes, idleTimeout, headerTimeout, keepAlive, snapshotChunk, webSocket);
     }
 
     /** A copy with another keep-alive period for event streams. */
     public HttpOptions withKeepAlive(Duration keepAlive) {
-        return new HttpOptions(bind, port, maxRequestBytes, idleTimeout, headerTimeout, keepAlive, snapshotChunk);
+        return new HttpOptions(
+                bind, port, maxRequestBytes, idleTimeout, headerTimeout, keepAlive, snapshotChunk, webSocket);
     }
 
     /** A copy with another number of keys per snapshot event. */
     public HttpOptions withSnapshotChunk(int snapshotChunk) {
-        return new HttpOptions(bind, port, maxRequestBytes, idleTimeout, headerTimeout, keepAlive, snapshotChunk);
+        return new HttpOptions(
+                bind, port, maxRequestBytes, idleTimeout, headerTimeout, keepAlive, snapshotChunk, webSocket);
+    }
+
+    /** A copy with other WebSocket limits. */
+    public HttpOptions withWebSocket(WebSocketLimits webSocket) {
+        return new HttpOptions(
+                bind, port, maxRequestBytes, idleTimeout, headerTimeout, keepAlive, snapshotChunk, webSocket);
     }
 }

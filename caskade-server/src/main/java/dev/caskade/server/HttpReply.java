@@ -1,9 +1,13 @@
 package dev.caskade.server;
 
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.util.Map;
 
-/** What the API answers to one request: a complete response, or an event stream the connection takes over. */
+/**
+ * What the API answers to one request: a complete response, or an event stream or WebSocket the connection
+ * takes over.
+ */
 sealed interface HttpReply {
 
     /** A complete response with a body. */
@@ -12,4 +16,7 @@ sealed interface HttpReply {
 
     /** A {@code text/event-stream} of the commits under {@code prefix}. */
     record Events(SseStream.Start start) implements HttpReply {}
+
+    /** A WebSocket upgrade to {@code /v1/ws}; {@code headers} are the request's, for the handshake. */
+    record Socket(HttpHeaders headers) implements HttpReply {}
 }

@@ -10,6 +10,7 @@ import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -20,6 +21,7 @@ final class Metrics {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Caskade db;
     private final Counter httpRequests;
+    private final AtomicInteger webSockets = new AtomicInteger();
     /** One stats() per scrape, not one per gauge: it walks the segment files. */
     private volatile Stats cached;
 
@@ -41,6 +43,9 @@ final class Metrics {
         store("caskade.fsyncs", "group-commit fsyncs since open", Stats::fsyncs);
         httpRequests = Counter.builder("caskade.http.requests")
                 .description("HTTP requests answered")
+                .register(registry);
+        Gauge.builder("caskade.http.websockets", webSockets, AtomicInteger::get)
+                .description("open WebSockets of GET /v1/ws (their watches count in caskade_watches)")
                 .register(registry);
         new JvmMemoryMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
@@ -81,6 +86,11 @@ final class Metrics {
 
     void countHttpRequest() {
         httpRequests.increment();
+    }
+
+    /** Counts an open ({@code +1}) or closed ({@code -1}) WebSocket. */
+    void countWebSocket(int delta) {
+        webSockets.addAndGet(delta);
     }
 
     /** The Prometheus text exposition of every series. */

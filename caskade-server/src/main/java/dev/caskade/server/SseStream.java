@@ -107,15 +107,7 @@ final class SseStream implements Consumer<WatchEvent> {
         switch (event) {
             case WatchEvent.Commit c -> {
                 if (!channel.isActive()) return;
-                send(
-                        c.revision(),
-                        "commit",
-                        new HttpJson.CommitEvent(
-                                c.revision(),
-                                c.timestamp(),
-                                c.changes().stream()
-                                        .map(HttpJson.ChangeBody::of)
-                                        .toList()));
+                send(c.revision(), "commit", HttpJson.CommitEvent.of(c));
                 awaitWritable();
             }
             case WatchEvent.End end -> {
