@@ -133,7 +133,11 @@ public final class Watch implements AutoCloseable {
     /** Asks the watch to end without waiting for it. */
     void signal(WatchEvent.Reason reason) {
         if (endReason == null) endReason = reason;
+        queue.offer(WAKE); // a waiting thread sees the end now, not at its next poll timeout
     }
+
+    /** Not a commit: wakes the watch's thread (its revision is below every real one, so it is never delivered). */
+    private static final WatchEvent.Commit WAKE = new WatchEvent.Commit(-1, 0, List.of());
 
     void stop(WatchEvent.Reason reason) {
         signal(reason);

@@ -153,7 +153,8 @@ final class SseStream implements Consumer<WatchEvent> {
         ScheduledFuture<?> k = keepAlive;
         if (k != null) k.cancel(false);
         Watch w = watch;
-        if (w != null) w.close();
+        // closing waits for the watch's thread: never on the event loop, which serves other connections
+        if (w != null) Thread.ofVirtual().name("caskade-sse-close").start(w::close);
     }
 
     /** Ends the response and the connection: an event stream is never reused for another request. */
