@@ -37,6 +37,7 @@ import picocli.CommandLine.Spec;
             DelCommand.class,
             ScanCommand.class,
             WatchCommand.class,
+            ShellCommand.class,
             VerifyCommand.class,
             StatsCommand.class,
             MergeCommand.class,

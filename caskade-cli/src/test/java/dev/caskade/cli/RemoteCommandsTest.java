@@ -219,6 +219,7 @@ class RemoteCommandsTest {
             {"del", "--server", down, "k"},
             {"scan", "--server", down},
             {"watch", "--server", down},
+            {"shell", "--server", down}
         }) {
             Invocation r = run(args);
             assertThat(r.code()).as("%s", r).isEqualTo(Main.FAILED);
@@ -246,6 +247,7 @@ class RemoteCommandsTest {
         String data = dir.resolve("unused").toString();
         for (String[] args : new String[][] {
             {"get", "--server", url, "--data", data, "k"},
+            {"shell", "--server", url, "--data", data},
             {"get", "--data", data, "--token", "t", "k"},
             {"put", "--server", url, "k", "v", "--durability", "none"},
             {"get", "--server", "ftp://127.0.0.1:1", "k"},
