@@ -1,6 +1,6 @@
 package dev.caskade.cli;
 
-import dev.caskade.Caskade;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -17,11 +17,16 @@ final class DelCommand extends StoreCommand {
     @Mixin
     DurabilityOption durabilityOption = new DurabilityOption();
 
+    @Mixin
+    ServerTarget target = new ServerTarget();
+
     @Override
     int run() throws Exception {
-        if (!Files.isDirectory(data)) return fail(Main.FAILED, "not found: " + key + " (no store at " + data + ")");
-        try (Caskade db = open(false, oneShot(durabilityOption.durability))) {
-            long revision = db.delete(key);
+        if (!remote(target) && !Files.isDirectory(data)) {
+            return fail(Main.FAILED, "not found: " + key + " (no store at " + data + ")");
+        }
+        try (Store store = store(target, false, durabilityOption.durability)) {
+            long revision = store.delete(key.getBytes(StandardCharsets.UTF_8));
             if (revision == 0) return fail(Main.FAILED, "not found: " + key);
             out().println(json ? Json.object().add("revision", revision).toString() : Long.toString(revision));
             return Main.OK;

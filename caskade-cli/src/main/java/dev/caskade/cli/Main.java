@@ -26,8 +26,10 @@ import picocli.CommandLine.Spec;
         versionProvider = Main.Version.class,
         exitCodeOnInvalidInput = Main.USAGE,
         description = {
-            "Caskade key-value store, embedded mode: every command opens the store directory itself, "
-                    + "so only one command (or program) can have a store open at a time."
+            "Caskade key-value store. Embedded mode (--data DIR): every command opens the store directory itself, "
+                    + "so only one command (or program) can have a store open at a time.",
+            "Remote mode (--server URL, or CASKADE_SERVER): get, put, del, scan, watch and shell talk to a running "
+                    + "'caskade serve' over HTTP instead."
         },
         subcommands = {
             PutCommand.class,
@@ -35,6 +37,7 @@ import picocli.CommandLine.Spec;
             DelCommand.class,
             ScanCommand.class,
             WatchCommand.class,
+            ShellCommand.class,
             VerifyCommand.class,
             StatsCommand.class,
             MergeCommand.class,
@@ -47,6 +50,7 @@ import picocli.CommandLine.Spec;
             " 1:not found, or the command failed (the message says why)",
             " 2:the store is damaged",
             "64:bad arguments",
+            "77:the server refused the credentials (HTTP 401 or 403)",
             "70:internal error (set CASKADE_DEBUG=1 for a stack trace)"
         })
 public final class Main implements Callable<Integer> {
@@ -55,6 +59,10 @@ public final class Main implements Callable<Integer> {
     static final int DAMAGED = 2;
     static final int USAGE = 64;
     static final int SOFTWARE = 70;
+    static final int NO_PERMISSION = 77;
+
+    /** The standard input the commands read (put --stdin, shell); tests give their own. */
+    InputStream in = System.in;
 
     @Spec
     CommandSpec spec;
@@ -72,7 +80,14 @@ public final class Main implements Callable<Integer> {
 
     /** The command line with caskade's error handling, printing to {@code out} and {@code err}. */
     static CommandLine commandLine(PrintWriter out, PrintWriter err) {
-        CommandLine cli = new CommandLine(new Main());
+        return commandLine(System.in, out, err);
+    }
+
+    /** The command line reading {@code in} as its standard input. */
+    static CommandLine commandLine(InputStream in, PrintWriter out, PrintWriter err) {
+        Main main = new Main();
+        main.in = in;
+        CommandLine cli = new CommandLine(main);
         cli.setOut(out);
         cli.setErr(err);
         cli.setParameterExceptionHandler(Main::badArguments);

@@ -9,8 +9,10 @@ import dev.caskade.Durability;
 import dev.caskade.Entry;
 import dev.caskade.LockedException;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -24,6 +26,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.TypeConversionException;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /** What every subcommand shares: the store directory, JSON output, and turning failures into one line. */
 abstract class StoreCommand implements Callable<Integer> {
@@ -50,21 +54,42 @@ abstract class StoreCommand implements Callable<Integer> {
             return run();
         } catch (ParameterException e) {
             throw e; // picocli reports bad arguments
-        } catch (Failure e) {
-            return fail(e.code, e.getMessage());
-        } catch (CorruptionException e) {
-            return fail(
-                    Main.DAMAGED, "store is damaged: " + e.getMessage() + " (see: caskade verify --data " + data + ")");
-        } catch (LockedException e) {
-            return fail(Main.FAILED, e.getMessage() + " (only one process may have a store open)");
-        } catch (CompactedException e) {
-            return fail(Main.FAILED, e.getMessage() + " (use --from " + e.oldest() + " or later)");
-        } catch (CaskadeException | IllegalArgumentException e) {
-            return fail(Main.FAILED, message(e));
-        } catch (IOException | UncheckedIOException e) {
-            return fail(Main.FAILED, "I/O error: " + message(e));
         } catch (Exception e) {
-            return internalError(err(), e);
+            Failure failure = failure(e);
+            return failure == null ? internalError(err(), e) : fail(failure.code, failure.getMessage());
+        }
+    }
+
+    /** An expected failure as its exit code and one line; null for anything else, which is a bug. */
+    Failure failure(Exception e) {
+        return switch (e) {
+            case Failure f -> f;
+            case CorruptionException c ->
+                new Failure(
+                        Main.DAMAGED,
+                        "store is damaged: " + c.getMessage() + " (see: caskade verify --data " + data + ")");
+            case LockedException l -> new Failure(Main.FAILED, l.getMessage() + " (" + lockHint() + ")");
+            case CompactedException c ->
+                new Failure(Main.FAILED, c.getMessage() + " (use --from " + c.oldest() + " or later)");
+            case CaskadeException c -> new Failure(Main.FAILED, message(c));
+            case IllegalArgumentException i -> new Failure(Main.FAILED, message(i));
+            case IOException io -> new Failure(Main.FAILED, "I/O error: " + message(io));
+            case UncheckedIOException io -> new Failure(Main.FAILED, "I/O error: " + message(io));
+            default -> null;
+        };
+    }
+
+    /** What to do about a locked store: talk to the server that holds it, if its serve.json says where. */
+    private String lockHint() {
+        try {
+            JsonNode serve = JsonMapper.builder().build().readTree(Files.readAllBytes(data.resolve("serve.json")));
+            String bind = serve.path("bind").asString("127.0.0.1");
+            String host = bind.equals("0.0.0.0") || bind.equals("::") ? "127.0.0.1" : bind;
+            if (host.contains(":")) host = "[" + host + "]";
+            return "a server holds it: use --server http://" + host + ":"
+                    + serve.path("httpPort").asInt();
+        } catch (IOException | RuntimeException e) {
+            return "only one process may have a store open";
         }
     }
 
@@ -90,6 +115,31 @@ abstract class StoreCommand implements Callable<Integer> {
         return code;
     }
 
+    /** The standard input, which tests replace. */
+    InputStream in() {
+        return spec.root().userObject() instanceof Main main ? main.in : System.in;
+    }
+
+    /**
+     * What a key verb works on: the server that {@code target} names, else the directory {@code --data}, which only
+     * commands that write may create.
+     */
+    Store store(ServerTarget target, boolean create, Durability durability) throws IOException {
+        URI url = target.url(spec);
+        if (url == null) return new EmbeddedStore(open(create, oneShot(durability)));
+        if (durability != null) {
+            throw new ParameterException(
+                    spec.commandLine(),
+                    "--durability applies to a store directory; a server keeps the durability it was started with");
+        }
+        return new RemoteStore(url, target.authorization(), err(), RemoteStore.PAGE);
+    }
+
+    /** Whether {@code target} makes this a remote command (it also checks the options). */
+    boolean remote(ServerTarget target) {
+        return target.url(spec) != null;
+    }
+
     /** Opens the store; only commands that write may create it, the others fail on a missing directory. */
     Caskade open(boolean create, CaskadeOptions options) throws IOException {
         if (create) {
@@ -108,14 +158,14 @@ abstract class StoreCommand implements Callable<Integer> {
         return durability == null ? o : o.withDurability(durability);
     }
 
-    /** An entry as {@code get} and {@code scan} print it in JSON. */
+    /** An entry as {@code get} and {@code scan} print it in JSON; without expiresAt when a server did not say. */
     static String json(Entry e) {
-        return Json.object()
+        Json json = Json.object()
                 .addBytes("key", e.key())
                 .addBytes("value", e.value())
-                .add("revision", e.revision())
-                .add("expiresAt", e.expiresAt())
-                .toString();
+                .add("revision", e.revision());
+        if (e.expiresAt() != Store.UNKNOWN_EXPIRY) json.add("expiresAt", e.expiresAt());
+        return json.toString();
     }
 
     private static String message(Exception e) {

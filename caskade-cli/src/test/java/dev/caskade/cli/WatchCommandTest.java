@@ -39,7 +39,7 @@ class WatchCommandTest {
             var cli = Main.commandLine(new PrintWriter(out, true), new PrintWriter(err, true));
             command = cli.getSubcommands().get("watch").getCommand();
             CompletableFuture<Caskade> opened = new CompletableFuture<>();
-            command.started = opened::complete;
+            command.started = store -> opened.complete(((EmbeddedStore) store).db());
             thread = new Thread(
                     () -> {
                         code.set(cli.execute(args));
@@ -123,6 +123,20 @@ class WatchCommandTest {
                             + "{\"type\":\"DELETE\",\"key\":\"a\",\"expiresAt\":0}]}");
             assertThat(watch.stop()).as("%s", watch).isZero();
         }
+    }
+
+    @Test
+    void countEndsTheWatchAfterNCommits() throws Exception {
+        try (Caskade db = Caskade.open(Files.createDirectories(Path.of(data())))) {
+            db.put("a", "1");
+            db.commit(Batch.create().put("b", "2").put("c", "3"));
+            db.put("d", "4");
+        }
+        Invocation r = Invocation.run("watch", "--data", data(), "--from", "0", "--count", "2");
+        assertThat(r.code()).as("%s", r).isZero();
+        assertThat(r.out()).isEqualTo("1 PUT a 1\n2 PUT b 2\n2 PUT c 3\n");
+        Invocation bad = Invocation.run("watch", "--data", data(), "--count", "0");
+        assertThat(bad.code()).as("%s", bad).isEqualTo(Main.USAGE);
     }
 
     @Test
