@@ -48,8 +48,14 @@ final class Segment {
     final Path path;
     private volatile FileChannel channel;
     private volatile boolean closed;
-    /** Read-only view for reads without a system call: the reserved region while active, exact once sealed. */
+    /** View for reads without a system call: the reserved region while active, exact once sealed. */
     private volatile MappedByteBuffer map;
+    /**
+     * While active, the same mapping, written to: an append is a memory copy, not a system call. The pages are the
+     * file's page cache, so a process crash loses nothing written and an fdatasync makes it durable exactly like
+     * written pages.
+     */
+    private volatile MappedByteBuffer writable;
 
     private volatile boolean sealed;
     /** Bytes written, header included: every entry below it is whole. */
@@ -112,7 +118,9 @@ final class Segment {
         channel.truncate(size);
         if (reserve > size) channel.write(ByteBuffer.allocate(1), reserve - 1);
         channel.force(true);
-        map = channel.map(FileChannel.MapMode.READ_ONLY, 0, Math.max(size, reserve));
+        MappedByteBuffer m = channel.map(FileChannel.MapMode.READ_WRITE, 0, Math.max(size, reserve));
+        writable = m;
+        map = m;
     }
 
     static ByteBuffer header(long id, Kind kind, long base) {
@@ -168,6 +176,20 @@ final class Segment {
     void append(ByteBuffer bytes) throws IOException {
         long start = size;
         int from = bytes.position();
+        MappedByteBuffer w = writable;
+        int len = bytes.remaining();
+        if (w != null && start + len <= w.capacity()) {
+            try {
+                w.put((int) start, bytes, from, len);
+            } catch (InternalError e) {
+                // the JVM's answer to SIGBUS: no block could be allocated under a sparse page (disk full). The log
+                // fails the store; the bytes past size are a torn tail for the next open to cut
+                throw new IOException("write to mapped segment failed (disk full?): " + path + " at " + start, e);
+            }
+            bytes.position(from + len);
+            size = start + len;
+            return;
+        }
         boolean interrupted = false;
         try {
             for (int attempt = 0; ; attempt++) {
@@ -238,6 +260,7 @@ final class Segment {
 
     /** Makes the segment read-only: fsynced, cut to its entries, and mapped for reads. */
     void seal() throws IOException {
+        writable = null;
         force();
         if (channel.size() != size) {
             channel.truncate(size);
