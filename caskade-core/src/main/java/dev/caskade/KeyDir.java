@@ -44,12 +44,18 @@ final class KeyDir {
         /** Leading bytes every key here shares (at most; fewer is allowed, just slower). */
         final int skip;
 
+        /** The shared bytes, packed: compared without touching a key array (when skip <= 16). */
+        final long head0;
+
+        final long head1;
         final int[] pre;
         final byte[][] keys;
         final Loc[] locs;
 
         Leaf(int skip, int[] pre, byte[][] keys, Loc[] locs) {
             this.skip = skip;
+            this.head0 = keys.length == 0 ? 0 : word(keys[0], 0, Math.min(skip, 8));
+            this.head1 = keys.length == 0 || skip <= 8 ? 0 : word(keys[0], 8, Math.min(skip - 8, 8));
             this.pre = pre;
             this.keys = keys;
             this.locs = locs;
@@ -69,12 +75,16 @@ final class KeyDir {
     /** keys[i] is the smallest key of kids[i + 1]; kids are Leaf or Inner. */
     private static final class Inner {
         final int skip;
+        final long head0;
+        final long head1;
         final int[] pre;
         final byte[][] keys;
         final Object[] kids;
 
         Inner(int skip, int[] pre, byte[][] keys, Object[] kids) {
             this.skip = skip;
+            this.head0 = keys.length == 0 ? 0 : word(keys[0], 0, Math.min(skip, 8));
+            this.head1 = keys.length == 0 || skip <= 8 ? 0 : word(keys[0], 8, Math.min(skip - 8, 8));
             this.pre = pre;
             this.keys = keys;
             this.kids = kids;
@@ -123,6 +133,13 @@ final class KeyDir {
         return p ^ 0x80000000;
     }
 
+    /** {@code n <= 8} key bytes from {@code from}, big-endian, zero-padded past the key's end. */
+    static long word(byte[] k, int from, int n) {
+        long w = 0;
+        for (int i = from; i < from + n; i++) w = (w << 8) | (i < k.length ? k[i] & 0xff : 0);
+        return w;
+    }
+
     /** Leading bytes shared by all of {@code sorted}: those of its first and last key. */
     static int skipOf(byte[][] sorted) {
         if (sorted.length == 0) return 0;
@@ -139,12 +156,20 @@ final class KeyDir {
     }
 
     /** Index of {@code k} among keys sharing their first {@code skip} bytes, or {@code -(insertion point) - 1}. */
-    private static int search(int skip, int[] pre, byte[][] keys, byte[] k) {
+    private static int search(int skip, long head0, long head1, int[] pre, byte[][] keys, byte[] k) {
         int n = keys.length;
         if (n == 0) return -1;
         if (skip > 0) {
-            // a key that differs in the shared bytes sorts before or after the whole node
-            int c = Arrays.compareUnsigned(k, 0, Math.min(skip, k.length), keys[0], 0, skip);
+            // a key that differs in the shared bytes sorts before or after the whole node. Packed with zero
+            // padding, a shorter key can compare equal; the int compares and full-key ties below still order
+            // it right (it then sorts before every key here)
+            int c;
+            if (skip <= 16) {
+                c = Long.compareUnsigned(word(k, 0, Math.min(skip, 8)), head0);
+                if (c == 0 && skip > 8) c = Long.compareUnsigned(word(k, 8, skip - 8), head1);
+            } else {
+                c = Arrays.compareUnsigned(k, 0, Math.min(skip, k.length), keys[0], 0, skip);
+            }
             if (c < 0) return -1;
             if (c > 0) return -(n + 1);
         }
@@ -162,11 +187,11 @@ final class KeyDir {
     }
 
     private static int search(Leaf leaf, byte[] k) {
-        return search(leaf.skip, leaf.pre, leaf.keys, k);
+        return search(leaf.skip, leaf.head0, leaf.head1, leaf.pre, leaf.keys, k);
     }
 
     private static int childIndex(Inner in, byte[] k) {
-        int i = search(in.skip, in.pre, in.keys, k);
+        int i = search(in.skip, in.head0, in.head1, in.pre, in.keys, k);
         return i >= 0 ? i + 1 : -i - 1;
     }
 

@@ -142,7 +142,7 @@ final class RespCommands {
 
     /** Runs one client command, honouring MULTI queueing. */
     RespReply execute(RespSession s, List<byte[]> args) {
-        String name = new String(args.get(0), UTF_8).toUpperCase(Locale.ROOT);
+        String name = name(args.get(0));
         Spec spec = SPECS.get(name);
         RespReply refusal = spec == null ? unknown(args) : arityError(spec, args.size());
         if (s.inMulti() && !isTransactionControl(name)) {
@@ -173,6 +173,15 @@ final class RespCommands {
         } catch (IllegalArgumentException | CaskadeException e) {
             return err("ERR " + e.getMessage());
         }
+    }
+
+    /** The command's name in upper case; the two commonest without building a string. */
+    static String name(byte[] b) {
+        if (b.length == 3 && (b[1] | 0x20) == 'e' && (b[2] | 0x20) == 't') {
+            if ((b[0] | 0x20) == 'g') return "GET";
+            if ((b[0] | 0x20) == 's') return "SET";
+        }
+        return new String(b, UTF_8).toUpperCase(Locale.ROOT);
     }
 
     private static boolean isTransactionControl(String name) {
@@ -947,7 +956,7 @@ final class RespCommands {
                 + (c.name == null ? "" : c.name) + " age=" + (now - c.createdAt) / 1000 + " idle="
                 + (now - c.lastCommandAt) / 1000 + " flags=" + (c.inMulti() ? "x" : "N")
                 + " db=0 sub=0 psub=0 ssub=0 multi=" + (c.inMulti() ? c.queue.size() : -1)
-                + " watch=" + c.watched.size() + " cmd=" + c.lastCommand + " user=default resp="
+                + " watch=" + c.watched.size() + " cmd=" + c.lastCommand() + " user=default resp="
                 + c.protocol.version() + " lib-name=" + c.libName + " lib-ver=" + c.libVersion;
     }
 

@@ -1,7 +1,5 @@
 package dev.caskade.server;
 
-import static java.nio.charset.StandardCharsets.UTF_8;
-
 import dev.caskade.Caskade;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -14,7 +12,6 @@ import io.netty.handler.timeout.IdleStateEvent;
 import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.List;
-import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -84,15 +81,14 @@ final class RespHandler extends ChannelInboundHandlerAdapter {
         if (closing) return;
         List<byte[]> args = (List<byte[]>) msg;
         session.lastCommandAt = System.currentTimeMillis();
-        session.lastCommand =
-                new String(args.get(0), 0, Math.min(args.get(0).length, 32), UTF_8).toLowerCase(Locale.ROOT);
+        session.lastCommandName = args.get(0);
         server.countCommand();
         RespReply reply;
         try {
             reply = commands.execute(session, args);
         } catch (RuntimeException e) {
             // a bug or a store failure must not take the connection down with it
-            LOG.warn("command {} failed", session.lastCommand, e);
+            LOG.warn("command {} failed", session.lastCommand(), e);
             reply = RespReply.err("ERR " + e.getClass().getSimpleName() + ": " + e.getMessage());
         }
         ByteBuf out = encode(ctx, reply, session.protocol);

@@ -16,7 +16,17 @@ final class RespSession {
     final String localAddress;
     final long createdAt;
     volatile long lastCommandAt;
-    volatile String lastCommand = "NULL";
+    /** The last command's name as the client sent it; turned into text only when someone asks (CLIENT LIST). */
+    volatile byte[] lastCommandName;
+
+    String lastCommand() {
+        byte[] b = lastCommandName;
+        return b == null
+                ? "NULL"
+                : new String(b, 0, Math.min(b.length, 32), java.nio.charset.StandardCharsets.UTF_8)
+                        .toLowerCase(java.util.Locale.ROOT);
+    }
+
     volatile String name;
     volatile String libName = "";
     volatile String libVersion = "";
