@@ -42,16 +42,19 @@ final class RespHandler extends SimpleChannelInboundHandler<RedisMessage> {
     private final RespCommands commands;
     /** Where commands run when they may block on fsync; null runs them on the event loop. */
     private final Executor offload;
+    /** Where a password check runs when offload is null; null when there are no users (nothing to check). */
+    private final Executor logins;
 
     private final AtomicInteger pending = new AtomicInteger();
     private CompletableFuture<Void> tail = CompletableFuture.completedFuture(null);
     private RespSession session;
     private volatile boolean closing;
 
-    RespHandler(RespServer server, RespCommands commands, Executor offload) {
+    RespHandler(RespServer server, RespCommands commands, Executor offload, Executor logins) {
         this.server = server;
         this.commands = commands;
         this.offload = offload;
+        this.logins = logins;
     }
 
     @Override
@@ -84,8 +87,11 @@ final class RespHandler extends SimpleChannelInboundHandler<RedisMessage> {
             return;
         }
         if (args.isEmpty()) return; // an empty line or "*0": Redis ignores it too
-        if (offload == null || (pending.get() == 0 && RespCommands.readOnly(args.get(0)))) {
-            // no fsync to wait for, and nothing of this connection's still queued: answer right here
+        Executor executor = offload != null ? offload : logins;
+        boolean login = logins != null && RespCommands.logsIn(args.get(0));
+        if (executor == null
+                || (pending.get() == 0 && !login && (offload == null || RespCommands.readOnly(args.get(0))))) {
+            // no fsync or password check to wait for, and nothing of this connection's still queued: answer here
             run(ctx, args);
             return;
         }
@@ -112,7 +118,7 @@ final class RespHandler extends SimpleChannelInboundHandler<RedisMessage> {
                         // the event loop is shutting down with the server
                     }
                 },
-                offload);
+                executor);
     }
 
     private void run(ChannelHandlerContext ctx, List<byte[]> args) {

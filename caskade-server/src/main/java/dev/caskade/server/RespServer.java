@@ -23,6 +23,7 @@ import io.netty.handler.codec.redis.RedisArrayAggregator;
 import io.netty.handler.codec.redis.RedisBulkStringAggregator;
 import io.netty.handler.codec.redis.RedisDecoder;
 import io.netty.handler.codec.redis.RedisEncoder;
+import io.netty.handler.ssl.SslContext;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
@@ -59,6 +60,9 @@ public final class RespServer implements AutoCloseable {
             Objects.requireNonNullElse(RespServer.class.getPackage().getImplementationVersion(), "dev");
 
     private final RespOptions options;
+    private final Users users;
+    /** Null for plain TCP. */
+    private final SslContext tls;
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
     private final ChannelGroup channels = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
@@ -71,11 +75,15 @@ public final class RespServer implements AutoCloseable {
     private final long startedAt = System.currentTimeMillis();
     /** Non-null under SYNC durability: commits wait for fsync there instead of on an event loop. */
     private ExecutorService commitThreads;
+    /** Non-null when there are users: a password check (PBKDF2) must not stall an event loop either. */
+    private ExecutorService loginThreads;
 
     private Channel serverChannel;
 
-    private RespServer(RespOptions options) {
+    private RespServer(RespOptions options, Users users, SslContext tls) {
         this.options = options;
+        this.users = users;
+        this.tls = tls;
         IoHandlerFactory io = Epoll.isAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         this.boss = new MultiThreadIoEventLoopGroup(1, io);
         this.workers = new MultiThreadIoEventLoopGroup(0, io);
@@ -87,9 +95,21 @@ public final class RespServer implements AutoCloseable {
      * @throws IllegalStateException when the address cannot be bound
      */
     public static RespServer start(Caskade db, RespOptions options) {
+        return start(db, options, Users.NONE, null);
+    }
+
+    /**
+     * Binds and starts serving {@code db} to {@code users} (with none, every connection may do everything),
+     * over TLS when {@code tls} is not null.
+     *
+     * @throws IllegalStateException when the address cannot be bound
+     * @throws IllegalArgumentException when the TLS files cannot be used
+     */
+    public static RespServer start(Caskade db, RespOptions options, Users users, Tls tls) {
         Objects.requireNonNull(db, "db");
         Objects.requireNonNull(options, "options");
-        RespServer server = new RespServer(options);
+        Objects.requireNonNull(users, "users");
+        RespServer server = new RespServer(options, users, tls == null ? null : tls.context());
         try {
             server.bind(db);
         } catch (RuntimeException | InterruptedException e) {
@@ -102,10 +122,11 @@ public final class RespServer implements AutoCloseable {
     }
 
     private void bind(Caskade db) throws InterruptedException {
-        RespCommands commands = new RespCommands(db, this);
+        RespCommands commands = new RespCommands(db, this, users);
         if (db.options().durability() instanceof Durability.Sync) {
             commitThreads = Executors.newVirtualThreadPerTaskExecutor();
         }
+        if (!users.isEmpty()) loginThreads = Executors.newVirtualThreadPerTaskExecutor();
         Class<? extends ServerChannel> type =
                 Epoll.isAvailable() ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
         ServerBootstrap bootstrap = new ServerBootstrap()
@@ -118,6 +139,7 @@ public final class RespServer implements AutoCloseable {
                     protected void initChannel(SocketChannel ch) {
                         channels.add(ch);
                         ChannelPipeline p = ch.pipeline();
+                        if (tls != null) p.addLast(tls.newHandler(ch.alloc()));
                         if (!options.idleTimeout().isZero()) {
                             p.addLast(new IdleStateHandler(
                                     0, 0, options.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
@@ -128,14 +150,20 @@ public final class RespServer implements AutoCloseable {
                         p.addLast(new RedisArrayAggregator(
                                 (int) RespFrameGuard.MAX_ARRAY_LENGTH, RespFrameGuard.MAX_ARRAY_DEPTH));
                         p.addLast(new RedisEncoder());
-                        p.addLast(new RespHandler(RespServer.this, commands, commitThreads));
+                        p.addLast(new RespHandler(RespServer.this, commands, commitThreads, loginThreads));
                     }
                 });
         serverChannel = bootstrap
                 .bind(new InetSocketAddress(options.bindAddress(), options.port()))
                 .sync()
                 .channel();
-        LOG.info("RESP listening on {}:{} ({})", options.bindAddress(), port(), Epoll.isAvailable() ? "epoll" : "nio");
+        LOG.info(
+                "RESP listening on {}:{} ({}{}{})",
+                options.bindAddress(),
+                port(),
+                Epoll.isAvailable() ? "epoll" : "nio",
+                tls != null ? ", TLS" : "",
+                users.isEmpty() ? "" : ", " + users.list().size() + " users");
     }
 
     /** The bound port (the chosen one when the options asked for port 0). */
@@ -155,6 +183,7 @@ public final class RespServer implements AutoCloseable {
         channels.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        if (loginThreads != null) loginThreads.shutdownNow(); // a login cut short only fails that login
         if (commitThreads != null) {
             // let in-flight commits finish: interrupting a thread in FileChannel I/O would close the store's file
             commitThreads.shutdown();
@@ -178,7 +207,8 @@ public final class RespServer implements AutoCloseable {
                 nextClientId.incrementAndGet(),
                 address(ch.remoteAddress()),
                 address(ch.localAddress()),
-                System.currentTimeMillis());
+                System.currentTimeMillis(),
+                users.anonymous());
         sessions.put(s.id, s);
         channelsById.put(s.id, ch);
         return s;
