@@ -39,6 +39,8 @@ import picocli.CommandLine.Spec;
             StatsCommand.class,
             MergeCommand.class,
             ServeCommand.class,
+            PasswdCommand.class,
+            TokenCommand.class,
             HelpCommand.class
         },
         exitCodeListHeading = "%nExit codes:%n",
