@@ -36,7 +36,9 @@ final class PasswdCommand implements Callable<Integer> {
         try {
             String password = read();
             if (password == null) return fail("no password given");
-            spec.commandLine().getOut().println(Credential.password(password, iterations).encoded());
+            spec.commandLine()
+                    .getOut()
+                    .println(Credential.password(password, iterations).encoded());
         } catch (IllegalArgumentException e) {
             return fail(e.getMessage());
         }

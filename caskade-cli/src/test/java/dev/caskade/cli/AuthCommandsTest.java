@@ -62,7 +62,8 @@ class AuthCommandsTest {
         assertThat(lines[0]).startsWith("token: cask_");
         assertThat(lines[1]).startsWith("hash: sha256:");
         String token = lines[0].substring("token: ".length());
-        assertThat(Credential.parse(lines[1].substring("hash: ".length())).matches(token)).isTrue();
+        assertThat(Credential.parse(lines[1].substring("hash: ".length())).matches(token))
+                .isTrue();
         assertThat(Invocation.run("token").out()).as("a new one each time").isNotEqualTo(r.out());
     }
 
@@ -85,7 +86,9 @@ class AuthCommandsTest {
 
         r = Invocation.run("serve", "--data", dir.resolve("s").toString(), "--bind", "0.0.0.0", "--http-port", "0");
         assertThat(r.code()).isEqualTo(Main.FAILED);
-        assertThat(r.err()).contains("refusing to listen on 0.0.0.0 without users").contains("--insecure");
+        assertThat(r.err())
+                .contains("refusing to listen on 0.0.0.0 without users")
+                .contains("--insecure");
         assertThat(dir.resolve("s")).as("nothing was opened").doesNotExist();
     }
 }

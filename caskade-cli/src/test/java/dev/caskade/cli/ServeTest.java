@@ -21,8 +21,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Base64;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
@@ -169,9 +169,7 @@ class ServeTest {
     void configFileUsersAndPrecedence() throws Exception {
         Path conf = Files.createDirectories(dir.resolve("conf"));
         String hash = Credential.password("app-pw", Credential.MIN_ITERATIONS).encoded();
-        Path file = Files.writeString(
-                conf.resolve("caskade.yaml"),
-                """
+        Path file = Files.writeString(conf.resolve("caskade.yaml"), """
                 data: store          # relative to this file
                 resp-port: 1         # the flag says 0
                 http-port: 2         # CASKADE_HTTP_PORT says 0
@@ -181,8 +179,7 @@ class ServeTest {
                     password: "%s"
                     rules:
                       - { prefix: "app/", access: write }
-                """
-                        .formatted(hash));
+                """.formatted(hash));
         ProcessBuilder pb = caskade("serve", "--resp-port", "0");
         pb.environment().put("CASKADE_CONFIG", file.toString());
         pb.environment().put("CASKADE_RESP_PORT", "1");
@@ -241,7 +238,9 @@ class ServeTest {
             new ProcessBuilder("kill", "-TERM", Long.toString(server.pid()))
                     .start()
                     .waitFor(10, TimeUnit.SECONDS);
-            assertThat(server.waitFor(30, TimeUnit.SECONDS)).as("stops on SIGTERM").isTrue();
+            assertThat(server.waitFor(30, TimeUnit.SECONDS))
+                    .as("stops on SIGTERM")
+                    .isTrue();
             String err = new String(server.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
             assertThat(err).doesNotContain("Exception").doesNotContain("app-pw").doesNotContain("wrong-pw");
         } finally {
@@ -252,7 +251,8 @@ class ServeTest {
     /** Sends one command and returns the first line of the reply. */
     private static String command(Socket s, BufferedReader in, String... args) throws IOException {
         StringBuilder sb = new StringBuilder("*").append(args.length).append("\r\n");
-        for (String a : args) sb.append('$').append(a.length()).append("\r\n").append(a).append("\r\n");
+        for (String a : args)
+            sb.append('$').append(a.length()).append("\r\n").append(a).append("\r\n");
         s.getOutputStream().write(sb.toString().getBytes(StandardCharsets.UTF_8));
         s.getOutputStream().flush();
         return in.readLine();

@@ -41,9 +41,13 @@ public sealed interface Credential {
         String[] f = encoded.split(":", -1);
         try {
             if (f[0].equals("pbkdf2-sha256") && f.length == 4) {
-                return new Pbkdf2(Integer.parseInt(f[1]), HexFormat.of().parseHex(f[2]), HexFormat.of().parseHex(f[3]));
+                return new Pbkdf2(
+                        Integer.parseInt(f[1]),
+                        HexFormat.of().parseHex(f[2]),
+                        HexFormat.of().parseHex(f[3]));
             }
-            if (f[0].equals("sha256") && f.length == 2) return new Sha256(HexFormat.of().parseHex(f[1]));
+            if (f[0].equals("sha256") && f.length == 2)
+                return new Sha256(HexFormat.of().parseHex(f[1]));
         } catch (IllegalArgumentException e) { // NumberFormatException is one
             throw new IllegalArgumentException("malformed " + f[0] + " hash: " + e.getMessage(), e);
         }

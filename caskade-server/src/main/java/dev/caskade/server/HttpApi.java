@@ -307,8 +307,10 @@ final class HttpApi {
         addOps(Batch.create(), txn.failure());
         // both branches, whichever runs: the answer must not depend on what the compares found
         for (HttpJson.Compare c : compares) require(user, Access.READ, c.key().getBytes(StandardCharsets.UTF_8));
-        for (HttpJson.Op op : orEmpty(txn.success())) require(user, Access.WRITE, op.key().getBytes(StandardCharsets.UTF_8));
-        for (HttpJson.Op op : orEmpty(txn.failure())) require(user, Access.WRITE, op.key().getBytes(StandardCharsets.UTF_8));
+        for (HttpJson.Op op : orEmpty(txn.success()))
+            require(user, Access.WRITE, op.key().getBytes(StandardCharsets.UTF_8));
+        for (HttpJson.Op op : orEmpty(txn.failure()))
+            require(user, Access.WRITE, op.key().getBytes(StandardCharsets.UTF_8));
         for (int attempt = 0; attempt < MAX_TXN_ATTEMPTS; attempt++) {
             Batch batch = Batch.create();
             boolean succeeded = true;

@@ -114,8 +114,7 @@ final class RespCommands {
             "caskade.cas 4 1 1 1 write,fast");
 
     private static final RespReply NOAUTH = err("NOAUTH Authentication required.");
-    private static final RespReply WRONGPASS =
-            err("WRONGPASS invalid username-password pair or user is disabled.");
+    private static final RespReply WRONGPASS = err("WRONGPASS invalid username-password pair or user is disabled.");
     private static final RespReply NOPERM_KEY = err("NOPERM No permissions to access a key");
 
     private final Caskade db;
@@ -878,12 +877,12 @@ final class RespCommands {
         return switch (sub) {
             case "WHOAMI" -> a.size() == 2 ? bulk(s.user.name()) : wrongArgs("acl|whoami");
             case "USERS" ->
-                RespReply.array(
-                        configured().stream().map(u -> bulk(u.name())).toList());
+                RespReply.array(configured().stream().map(u -> bulk(u.name())).toList());
             case "LIST" ->
                 RespReply.array(configured().stream()
                         .map(u -> {
-                            StringBuilder sb = new StringBuilder("user ").append(u.name()).append(" on");
+                            StringBuilder sb =
+                                    new StringBuilder("user ").append(u.name()).append(" on");
                             sb.append(u.password() != null ? " password" : " nopassword");
                             sb.append(u.token() != null ? " token" : " notoken");
                             for (Rule r : u.rules()) sb.append(' ').append(r);
@@ -900,10 +899,11 @@ final class RespCommands {
 
     /** Commands that check a password: they run off the event loop, as PBKDF2 takes a while. */
     static boolean logsIn(byte[] name) {
-        return name.length <= 5 && switch (new String(name, UTF_8).toUpperCase(Locale.ROOT)) {
-            case "AUTH", "HELLO" -> true;
-            default -> false;
-        };
+        return name.length <= 5
+                && switch (new String(name, UTF_8).toUpperCase(Locale.ROOT)) {
+                    case "AUTH", "HELLO" -> true;
+                    default -> false;
+                };
     }
 
     /**

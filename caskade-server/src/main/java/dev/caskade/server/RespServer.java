@@ -63,6 +63,7 @@ public final class RespServer implements AutoCloseable {
     private final Users users;
     /** Null for plain TCP. */
     private final SslContext tls;
+
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
     private final ChannelGroup channels = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);

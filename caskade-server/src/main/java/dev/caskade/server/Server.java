@@ -103,8 +103,11 @@ public final class Server implements AutoCloseable {
     public static Server start(Options options) {
         String refusal = refusal(options);
         if (refusal != null) throw new IllegalArgumentException(refusal);
+        if (options.tls() != null) options.tls().context(); // bad TLS files fail before the store is opened
         if (!options.users().isEmpty() && options.tls() == null && !loopback(options.bind())) {
-            LOG.warn("listening on {} without TLS: passwords and tokens cross the network in clear text", options.bind());
+            LOG.warn(
+                    "listening on {} without TLS: passwords and tokens cross the network in clear text",
+                    options.bind());
         }
         Caskade db = Caskade.open(options.data(), CaskadeOptions.defaults().withDurability(options.durability()));
         RespServer resp = null;

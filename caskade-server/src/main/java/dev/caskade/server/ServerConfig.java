@@ -101,8 +101,7 @@ public record ServerConfig(
             throw new IllegalArgumentException("TLS needs both a certificate and a key, but only the "
                     + (c.tlsCert == null ? "key" : "certificate") + " is given");
         Tls tls = c.tlsCert == null ? null : new Tls(c.tlsCert, c.tlsKey);
-        return new Server.Options(
-                c.data, c.bind, c.respPort, c.httpPort, c.durability, c.insecure, c.users, tls);
+        return new Server.Options(c.data, c.bind, c.respPort, c.httpPort, c.durability, c.insecure, c.users, tls);
     }
 
     /** The layer the {@link #VARIABLES} make; an empty variable is not set. A bad value names the variable. */
@@ -201,7 +200,8 @@ public record ServerConfig(
                     object(r, rat, RULE_KEYS);
                     String prefix = string(r, "prefix", rat + ".prefix");
                     String access = string(r, "access", rat + ".access");
-                    if (prefix == null) throw new IllegalArgumentException(rat + ".prefix is missing (\"\" is every key)");
+                    if (prefix == null)
+                        throw new IllegalArgumentException(rat + ".prefix is missing (\"\" is every key)");
                     if (access == null) throw new IllegalArgumentException(rat + ".access is missing");
                     try {
                         rules.add(Rule.of(prefix, Access.parse(access)));
@@ -241,8 +241,8 @@ public record ServerConfig(
         for (Map.Entry<String, JsonNode> e : node.properties()) {
             if (!known.contains(e.getKey())) {
                 String where = what.equals("the file") ? "" : " in " + what;
-                throw new IllegalArgumentException("unknown key '" + e.getKey() + "'" + where + " (known keys: "
-                        + String.join(", ", known) + ")");
+                throw new IllegalArgumentException(
+                        "unknown key '" + e.getKey() + "'" + where + " (known keys: " + String.join(", ", known) + ")");
             }
         }
     }
@@ -275,7 +275,11 @@ public record ServerConfig(
     }
 
     private static String kind(JsonNode v) {
-        return v.getNodeType().name().toLowerCase(Locale.ROOT).replace("object", "mapping").replace("array", "list");
+        return v.getNodeType()
+                .name()
+                .toLowerCase(Locale.ROOT)
+                .replace("object", "mapping")
+                .replace("array", "list");
     }
 
     private static int port(String field, int port) {

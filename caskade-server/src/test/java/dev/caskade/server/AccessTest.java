@@ -68,10 +68,13 @@ class AccessTest {
         assertThat(parsed.matches("password")).isFalse();
         assertThat(parsed.matches("")).isFalse();
         assertThat(p.encoded()).matches("pbkdf2-sha256:1000:[0-9a-f]{32}:[0-9a-f]{64}");
-        assertThat(Credential.password("same", 1000)).as("a fresh salt each time").isNotEqualTo(Credential.password("same", 1000));
+        assertThat(Credential.password("same", 1000))
+                .as("a fresh salt each time")
+                .isNotEqualTo(Credential.password("same", 1000));
         String token = Credential.newToken();
         assertThat(token).matches("cask_[A-Za-z0-9_-]{43}");
-        assertThat(Credential.parse(Credential.token(token).encoded()).matches(token)).isTrue();
+        assertThat(Credential.parse(Credential.token(token).encoded()).matches(token))
+                .isTrue();
         assertThat(Credential.token(token).matches(token + "x")).isFalse();
         assertThat(p.toString() + Credential.token(token)).isEqualTo("pbkdf2-sha256:<redacted>sha256:<redacted>");
         assertThatThrownBy(() -> Credential.parse("pbkdf2-sha256:10:00112233445566778899:" + "00".repeat(32)))
@@ -84,7 +87,10 @@ class AccessTest {
     void usersLogInWithPasswordOrTokenAndFindBearers() {
         Users users = AuthFixture.USERS;
         assertThat(users.login("app", "app-pw")).map(User::name).contains("app");
-        assertThat(users.login("app", "app-pw")).as("again, from the cache").map(User::name).contains("app");
+        assertThat(users.login("app", "app-pw"))
+                .as("again, from the cache")
+                .map(User::name)
+                .contains("app");
         assertThat(users.login("app", "app-pw ")).isEmpty();
         assertThat(users.login("app", AuthFixture.APP_TOKEN)).map(User::name).contains("app");
         assertThat(users.login("admin", "app-pw")).isEmpty();

@@ -63,16 +63,15 @@ class HttpAuthTest {
                 .timeout(TIMEOUT)
                 .method(
                         method,
-                        body == null
-                                ? HttpRequest.BodyPublishers.noBody()
-                                : HttpRequest.BodyPublishers.ofString(body));
+                        body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
         if (authorization != null) b.header("Authorization", authorization);
         return b;
     }
 
     private HttpResponse<String> send(String method, String path, String body, String authorization) {
         try {
-            return client.send(request(method, path, body, authorization).build(), HttpResponse.BodyHandlers.ofString());
+            return client.send(
+                    request(method, path, body, authorization).build(), HttpResponse.BodyHandlers.ofString());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (InterruptedException e) {
@@ -114,7 +113,9 @@ class HttpAuthTest {
             assertThat(none.body()).isEqualTo("{\"error\":\"authentication required\",\"code\":401}");
             for (String auth : wrong) {
                 HttpResponse<String> bad = send(r[0], r[1], r[2], auth);
-                assertThat(bad.statusCode()).as("%s %s with %s", r[0], r[1], auth).isEqualTo(401);
+                assertThat(bad.statusCode())
+                        .as("%s %s with %s", r[0], r[1], auth)
+                        .isEqualTo(401);
                 assertThat(bad.body()).contains("invalid credentials");
                 assertThat(bad.headers().firstValue("WWW-Authenticate")).isPresent();
             }
@@ -130,21 +131,25 @@ class HttpAuthTest {
 
     @Test
     void bearerAndBasicBothLogIn() {
-        assertThat(send("PUT", "/v1/kv/app/a", "1", bearer(AuthFixture.APP_TOKEN)).statusCode())
+        assertThat(send("PUT", "/v1/kv/app/a", "1", bearer(AuthFixture.APP_TOKEN))
+                        .statusCode())
                 .isEqualTo(200);
         assertThat(send("GET", "/v1/kv/app/a", null, basic("app", "app-pw")).body())
                 .isEqualTo("1");
-        assertThat(send("GET", "/v1/kv/app/a", null, basic("app", AuthFixture.APP_TOKEN)).statusCode())
+        assertThat(send("GET", "/v1/kv/app/a", null, basic("app", AuthFixture.APP_TOKEN))
+                        .statusCode())
                 .as("Basic with the token as password")
                 .isEqualTo(200);
         // the scheme is case-insensitive
-        assertThat(send("GET", "/v1/kv/app/a", null, "bearer " + AuthFixture.APP_TOKEN).statusCode())
+        assertThat(send("GET", "/v1/kv/app/a", null, "bearer " + AuthFixture.APP_TOKEN)
+                        .statusCode())
                 .isEqualTo(200);
         // a repeated Basic login is answered from the cache of verified passwords, and still right
         for (int i = 0; i < 3; i++) {
             assertThat(send("GET", "/v1/kv/app/a", null, basic("app", "app-pw")).statusCode())
                     .isEqualTo(200);
-            assertThat(send("GET", "/v1/kv/app/a", null, basic("app", "app-pw2")).statusCode())
+            assertThat(send("GET", "/v1/kv/app/a", null, basic("app", "app-pw2"))
+                            .statusCode())
                     .isEqualTo(401);
         }
     }
@@ -169,7 +174,8 @@ class HttpAuthTest {
             assertThat(res.statusCode()).as("%s %s", r[0], r[1]).isEqualTo(403);
             assertThat(res.body()).startsWith("{\"error\":\"user app may not ").endsWith("\"code\":403}");
         }
-        assertThat(send("PUT", "/v1/kv/x", "1", bearer(AuthFixture.SCRAPER_TOKEN)).statusCode())
+        assertThat(send("PUT", "/v1/kv/x", "1", bearer(AuthFixture.SCRAPER_TOKEN))
+                        .statusCode())
                 .isEqualTo(403);
         assertThat(db.get("pub/a").orElseThrow().valueString()).isEqualTo("p");
         assertThat(db.get("app/secret/s").orElseThrow().valueString()).isEqualTo("s");
@@ -196,8 +202,10 @@ class HttpAuthTest {
         }
         assertThat(send("GET", "/v1/kv?prefix=app/1", null, app).statusCode()).isEqualTo(200);
         assertThat(send("GET", "/v1/kv?prefix=pub/", null, app).statusCode()).isEqualTo(200);
-        assertThat(send("GET", "/v1/digest?prefix=pub/", null, app).statusCode()).isEqualTo(200);
-        assertThat(send("GET", "/v1/kv?prefix=app/", null, basic("admin", "admin-pw")).body())
+        assertThat(send("GET", "/v1/digest?prefix=pub/", null, app).statusCode())
+                .isEqualTo(200);
+        assertThat(send("GET", "/v1/kv?prefix=app/", null, basic("admin", "admin-pw"))
+                        .body())
                 .contains("\"key\":\"app/1\"");
         // a permitted watch streams
         HttpResponse<InputStream> watch = client.send(
@@ -205,8 +213,8 @@ class HttpAuthTest {
                 HttpResponse.BodyHandlers.ofInputStream());
         try {
             assertThat(watch.statusCode()).isEqualTo(200);
-            assertThat(watch.headers().firstValue("Content-Type")).hasValueSatisfying(v -> assertThat(v)
-                    .startsWith("text/event-stream"));
+            assertThat(watch.headers().firstValue("Content-Type"))
+                    .hasValueSatisfying(v -> assertThat(v).startsWith("text/event-stream"));
         } finally {
             watch.body().close();
         }

@@ -95,9 +95,7 @@ class RespAuthClientsTest {
                     .withAuthentication("app", "wrong".toCharArray())
                     .withTimeout(Duration.ofSeconds(5))
                     .build();
-            assertThatThrownBy(() -> client.connect(wrong).close())
-                    .rootCause()
-                    .hasMessageContaining("WRONGPASS");
+            assertThatThrownBy(() -> client.connect(wrong).close()).rootCause().hasMessageContaining("WRONGPASS");
         } finally {
             client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
         }

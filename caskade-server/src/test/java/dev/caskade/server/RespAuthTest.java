@@ -70,7 +70,9 @@ class RespAuthTest {
                     List.of("ACL", "WHOAMI"),
                     List.of("CASKADE.REVISION"),
                     List.of("CASKADE.GET", "pub/a"))) {
-                assertThat(c.text(command.toArray(String[]::new))).as("%s", command).isEqualTo(NOAUTH);
+                assertThat(c.text(command.toArray(String[]::new)))
+                        .as("%s", command)
+                        .isEqualTo(NOAUTH);
             }
             assertThat(c.text("HELLO", "3"))
                     .startsWith("-NOAUTH HELLO must be called with the client already authenticated");
@@ -89,7 +91,9 @@ class RespAuthTest {
             assertThat(c.text("AUTH", "app", "wrong")).isEqualTo(WRONGPASS);
             assertThat(c.text("AUTH", "nobody", "app-pw")).isEqualTo(WRONGPASS);
             assertThat(c.text("AUTH", "app", "")).isEqualTo(WRONGPASS);
-            assertThat(c.text("AUTH", "app-pw")).as("one argument is the user 'default'").isEqualTo(WRONGPASS);
+            assertThat(c.text("AUTH", "app-pw"))
+                    .as("one argument is the user 'default'")
+                    .isEqualTo(WRONGPASS);
             assertThat(c.text("AUTH", "scraper", "not-the-token")).isEqualTo(WRONGPASS);
             assertThat(c.text("HELLO", "3", "AUTH", "app", "wrong")).isEqualTo(WRONGPASS);
             assertThat(c.text("AUTH", "a", "b", "c")).isEqualTo("-ERR syntax error");
@@ -108,12 +112,16 @@ class RespAuthTest {
             assertThat(c.text("ACL", "WHOAMI")).isEqualTo("default");
         }
         try (RespClient c = client()) {
-            assertThat(c.text("AUTH", "app", AuthFixture.APP_TOKEN)).as("the token works as a password").isEqualTo("OK");
+            assertThat(c.text("AUTH", "app", AuthFixture.APP_TOKEN))
+                    .as("the token works as a password")
+                    .isEqualTo("OK");
             assertThat(c.text("ACL", "WHOAMI")).isEqualTo("app");
         }
         try (RespClient c = client()) {
             Object hello = c.call("HELLO", "2", "AUTH", "admin", "admin-pw", "SETNAME", "tool");
-            assertThat(hello).asInstanceOf(org.assertj.core.api.InstanceOfAssertFactories.LIST).contains("proto", 2L);
+            assertThat(hello)
+                    .asInstanceOf(org.assertj.core.api.InstanceOfAssertFactories.LIST)
+                    .contains("proto", 2L);
             assertThat(c.text("ACL", "WHOAMI")).isEqualTo("admin");
             assertThat(c.text("CLIENT", "GETNAME")).isEqualTo("tool");
             assertThat(c.text("CLIENT", "LIST")).contains("name=tool").contains("user=admin");
@@ -230,8 +238,8 @@ class RespAuthTest {
                             .toLowerCase(java.util.Locale.ROOT);
                     assertThat(c.text(command))
                             .as("%s %s", user, String.join(" ", command))
-                            .isEqualTo("-NOPERM User " + user + " has no permissions to run the '" + name
-                                    + "' command");
+                            .isEqualTo(
+                                    "-NOPERM User " + user + " has no permissions to run the '" + name + "' command");
                 }
                 // connection-level and informational commands need only a login
                 assertThat(c.text("PING")).isEqualTo("PONG");

@@ -13,7 +13,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The config file, the environment, and their precedence: flag > environment > file > default. */
 class ServerConfigTest {
-    static final String HASH = Credential.password("s3cret-pw", Credential.MIN_ITERATIONS).encoded();
+    static final String HASH =
+            Credential.password("s3cret-pw", Credential.MIN_ITERATIONS).encoded();
     static final String TOKEN = "cask_the-token";
     static final String TOKEN_HASH = Credential.token(TOKEN).encoded();
 
@@ -42,8 +43,7 @@ class ServerConfigTest {
                       - { prefix: "", access: read }
                   - name: ops
                     token: "%s"
-                """
-                .formatted(HASH, TOKEN_HASH, Credential.token("other").encoded());
+                """.formatted(HASH, TOKEN_HASH, Credential.token("other").encoded());
     }
 
     @Test
@@ -116,15 +116,7 @@ class ServerConfigTest {
                 "CASKADE_TLS_KEY", "/k.pem"));
         assertThat(all)
                 .isEqualTo(new ServerConfig(
-                        Path.of("/d"),
-                        "::1",
-                        1,
-                        2,
-                        Durability.SYNC,
-                        true,
-                        Path.of("/c.pem"),
-                        Path.of("/k.pem"),
-                        null));
+                        Path.of("/d"), "::1", 1, 2, Durability.SYNC, true, Path.of("/c.pem"), Path.of("/k.pem"), null));
     }
 
     @Test
@@ -174,8 +166,7 @@ class ServerConfigTest {
                             + "', rules: [ { prefix: a, access: read }, { prefix: a, access: write } ] } ]",
                     "two rules for the prefix 'a'"),
             new Case(
-                    "users: [ { name: app, token: '" + TOKEN_HASH + "' }, { name: app, token: '" + TOKEN_HASH
-                            + "' } ]",
+                    "users: [ { name: app, token: '" + TOKEN_HASH + "' }, { name: app, token: '" + TOKEN_HASH + "' } ]",
                     "users: two users are named app"),
             new Case("resp-port: 1\nresp-port: 2", "not valid YAML"),
             new Case("- just\n- a list", "the file must be a mapping"),

@@ -28,7 +28,8 @@ record TestCertificate(Path cert, Path key, SSLContext trust, Path truststore) {
         Path store = dir.resolve("server.p12");
         char[] pass = "changeit".toCharArray();
         Process keytool = new ProcessBuilder(
-                        Path.of(System.getProperty("java.home"), "bin", "keytool").toString(),
+                        Path.of(System.getProperty("java.home"), "bin", "keytool")
+                                .toString(),
                         "-genkeypair",
                         "-alias",
                         "caskade",

@@ -106,14 +106,18 @@ class TlsTest {
 
     @Test
     void unusableFilesFailAtStartNamingThem() throws Exception {
-        Path notAKey = Files.writeString(dir.resolve("bad-key.pem"), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
-        assertThatThrownBy(() -> Server.start(new Server.Options(dir.resolve("d1"), "127.0.0.1", 0, 0, Durability.NONE, false)
+        Path notAKey = Files.writeString(
+                dir.resolve("bad-key.pem"), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+        assertThatThrownBy(() ->
+                        Server.start(new Server.Options(dir.resolve("d1"), "127.0.0.1", 0, 0, Durability.NONE, false)
                                 .withTls(new Tls(certificate.cert(), notAKey))))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("cannot use TLS certificate " + certificate.cert())
                 .hasMessageContaining(notAKey.toString());
+        assertThat(dir.resolve("d1")).as("checked before the store is opened").doesNotExist();
         Path missing = dir.resolve("missing.pem");
-        assertThatThrownBy(() -> Server.start(new Server.Options(dir.resolve("d2"), "127.0.0.1", 0, 0, Durability.NONE, false)
+        assertThatThrownBy(() ->
+                        Server.start(new Server.Options(dir.resolve("d2"), "127.0.0.1", 0, 0, Durability.NONE, false)
                                 .withTls(new Tls(missing, certificate.key()))))
                 .hasMessage("cannot read TLS file " + missing);
     }
