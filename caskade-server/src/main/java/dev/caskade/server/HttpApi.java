@@ -131,7 +131,9 @@ final class HttpApi {
         String path = call.path();
         if (path.startsWith(KV)) {
             byte[] key = HttpQuery.decode(path.substring(KV.length()), false);
-            if (key.length > 0) require(user, call.method().equals(HttpMethod.GET) ? Access.READ : Access.WRITE, key);
+            boolean reads =
+                    call.method().equals(HttpMethod.GET) || call.method().equals(HttpMethod.HEAD);
+            if (key.length > 0) require(user, reads ? Access.READ : Access.WRITE, key);
             return;
         }
         switch (path) {

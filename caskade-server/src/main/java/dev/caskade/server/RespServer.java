@@ -164,7 +164,7 @@ public final class RespServer implements AutoCloseable {
                 port(),
                 Epoll.isAvailable() ? "epoll" : "nio",
                 tls != null ? ", TLS" : "",
-                users.isEmpty() ? "" : ", " + users.list().size() + " users");
+                users.isEmpty() ? "" : ", users: " + users.list().size());
     }
 
     /** The bound port (the chosen one when the options asked for port 0). */
@@ -184,13 +184,13 @@ public final class RespServer implements AutoCloseable {
         channels.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
-        if (loginThreads != null) loginThreads.shutdownNow(); // a login cut short only fails that login
-        if (commitThreads != null) {
-            // let in-flight commits finish: interrupting a thread in FileChannel I/O would close the store's file
-            commitThreads.shutdown();
+        // let in-flight commits finish: interrupting a thread in FileChannel I/O would close the store's file
+        // (commands queued behind a login run on the login threads, so they get the same care)
+        for (ExecutorService threads : new ExecutorService[] {commitThreads, loginThreads}) {
+            if (threads == null) continue;
+            threads.shutdown();
             try {
-                if (!commitThreads.awaitTermination(10, TimeUnit.SECONDS))
-                    LOG.warn("RESP commits still running at close");
+                if (!threads.awaitTermination(10, TimeUnit.SECONDS)) LOG.warn("RESP commands still running at close");
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
