@@ -42,6 +42,8 @@ import picocli.CommandLine.Spec;
             StatsCommand.class,
             MergeCommand.class,
             ServeCommand.class,
+            PasswdCommand.class,
+            TokenCommand.class,
             HelpCommand.class
         },
         exitCodeListHeading = "%nExit codes:%n",

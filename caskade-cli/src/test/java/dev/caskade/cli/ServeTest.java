@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.caskade.Caskade;
 import dev.caskade.Entry;
+import dev.caskade.server.Credential;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
@@ -21,6 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
@@ -44,12 +46,10 @@ class ServeTest {
         command.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile());
         Map<String, String> env = pb.environment();
+        env.keySet().removeIf(k -> k.startsWith("CASKADE_")); // only what a test sets
         // the classes this test run compiled: no Maven build may start inside the test run
         env.put("CASKADE_CLASSPATH", LauncherTest.classPath());
         env.put("JAVA_HOME", System.getProperty("java.home"));
-        env.remove("CASKADE_DATA");
-        env.remove("CASKADE_RESP_PORT");
-        env.remove("CASKADE_HTTP_PORT");
         return pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
     }
 
@@ -159,6 +159,103 @@ class ServeTest {
         String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.exitValue()).isEqualTo(Main.FAILED);
         assertThat(err).contains("refusing to listen on 0.0.0.0").contains("--insecure");
+    }
+
+    /**
+     * The config file (named by CASKADE_CONFIG) gives the users and everything else, the environment overrides
+     * it, and a flag overrides the environment; paths in the file are relative to the file.
+     */
+    @Test
+    void configFileUsersAndPrecedence() throws Exception {
+        Path conf = Files.createDirectories(dir.resolve("conf"));
+        String hash = Credential.password("app-pw", Credential.MIN_ITERATIONS).encoded();
+        Path file = Files.writeString(conf.resolve("caskade.yaml"), """
+                data: store          # relative to this file
+                resp-port: 1         # the flag says 0
+                http-port: 2         # CASKADE_HTTP_PORT says 0
+                durability: none     # CASKADE_DURABILITY says interval:50
+                users:
+                  - name: app
+                    password: "%s"
+                    rules:
+                      - { prefix: "app/", access: write }
+                """.formatted(hash));
+        ProcessBuilder pb = caskade("serve", "--resp-port", "0");
+        pb.environment().put("CASKADE_CONFIG", file.toString());
+        pb.environment().put("CASKADE_RESP_PORT", "1");
+        pb.environment().put("CASKADE_HTTP_PORT", "0");
+        pb.environment().put("CASKADE_DURABILITY", "interval:50");
+        Process server = pb.start();
+        Path data = conf.resolve("store");
+        try {
+            BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+            Thread.ofVirtual().start(() -> {
+                try (BufferedReader r =
+                        new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8))) {
+                    for (String line; (line = r.readLine()) != null; ) lines.add(line);
+                } catch (IOException e) {
+                    lines.add("read failed: " + e);
+                }
+            });
+            String banner = lines.poll(60, TimeUnit.SECONDS);
+            while (banner != null && !banner.startsWith("caskade serving")) banner = lines.poll(60, TimeUnit.SECONDS);
+            assertThat(banner).as("startup line").isNotNull().contains("1 user").contains("interval:50");
+            String serveJson = Files.readString(data.resolve("serve.json"));
+            assertThat(serveJson).contains("\"durability\":\"interval:50\"");
+            int resp = intField(serveJson, "respPort");
+            int http = intField(serveJson, "httpPort");
+
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress("127.0.0.1", resp), 5_000);
+                s.setSoTimeout(10_000);
+                BufferedReader in =
+                        new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+                assertThat(command(s, in, "SET", "app/k", "v")).isEqualTo("-NOAUTH Authentication required.");
+                assertThat(command(s, in, "AUTH", "app", "wrong-pw"))
+                        .isEqualTo("-WRONGPASS invalid username-password pair or user is disabled.");
+                assertThat(command(s, in, "AUTH", "app", "app-pw")).isEqualTo("+OK");
+                assertThat(command(s, in, "SET", "app/k", "v")).isEqualTo("+OK");
+                assertThat(command(s, in, "SET", "other", "v")).isEqualTo("-NOPERM No permissions to access a key");
+            }
+            HttpClient client = HttpClient.newBuilder()
+                    .connectTimeout(Duration.ofSeconds(5))
+                    .build();
+            URI uri = URI.create("http://127.0.0.1:" + http + "/v1/kv/app/k");
+            assertThat(client.send(HttpRequest.newBuilder(uri).build(), HttpResponse.BodyHandlers.ofString())
+                            .statusCode())
+                    .isEqualTo(401);
+            HttpResponse<String> get = client.send(
+                    HttpRequest.newBuilder(uri)
+                            .header(
+                                    "Authorization",
+                                    "Basic "
+                                            + Base64.getEncoder()
+                                                    .encodeToString("app:app-pw".getBytes(StandardCharsets.UTF_8)))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(get.body()).isEqualTo("v");
+
+            new ProcessBuilder("kill", "-TERM", Long.toString(server.pid()))
+                    .start()
+                    .waitFor(10, TimeUnit.SECONDS);
+            assertThat(server.waitFor(30, TimeUnit.SECONDS))
+                    .as("stops on SIGTERM")
+                    .isTrue();
+            String err = new String(server.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(err).doesNotContain("Exception").doesNotContain("app-pw").doesNotContain("wrong-pw");
+        } finally {
+            server.destroyForcibly();
+        }
+    }
+
+    /** Sends one command and returns the first line of the reply. */
+    private static String command(Socket s, BufferedReader in, String... args) throws IOException {
+        StringBuilder sb = new StringBuilder("*").append(args.length).append("\r\n");
+        for (String a : args)
+            sb.append('$').append(a.length()).append("\r\n").append(a).append("\r\n");
+        s.getOutputStream().write(sb.toString().getBytes(StandardCharsets.UTF_8));
+        s.getOutputStream().flush();
+        return in.readLine();
     }
 
     private static int intField(String json, String name) {

@@ -38,13 +38,19 @@ final class HttpApi {
     /** A century: far enough for any real expiry, near enough that now + ttl cannot overflow. */
     private static final long MAX_TTL_SECONDS = 100L * 365 * 24 * 3600;
 
+    /** Sent with every 401: both ways to authenticate. */
+    private static final Map<String, String> CHALLENGE =
+            Map.of(HttpHeaderNames.WWW_AUTHENTICATE.toString(), "Basic realm=\"caskade\", Bearer realm=\"caskade\"");
+
     private final Caskade db;
     private final Metrics metrics;
+    private final Users users;
     private volatile boolean ready = true;
 
-    HttpApi(Caskade db, Metrics metrics) {
+    HttpApi(Caskade db, Metrics metrics, Users users) {
         this.db = db;
         this.metrics = metrics;
+        this.users = users;
     }
 
     Metrics metrics() {
@@ -59,7 +65,14 @@ final class HttpApi {
     HttpReply handle(HttpCall call) {
         metrics.countHttpRequest();
         try {
-            return route(call);
+            if (call.path().equals("/healthz") || call.path().equals("/readyz")) return route(call, User.OPEN);
+            User user = authenticate(call);
+            if (user == null) {
+                boolean sent = call.headers().contains(HttpHeaderNames.AUTHORIZATION);
+                return unauthorized(sent ? "invalid credentials" : "authentication required");
+            }
+            authorize(call, user);
+            return route(call, user);
         } catch (HttpFailure e) {
             return error(HttpResponseStatus.valueOf(e.status()), e.getMessage());
         } catch (LimitException e) {
@@ -80,7 +93,82 @@ final class HttpApi {
         }
     }
 
-    private HttpReply route(HttpCall call) {
+    /**
+     * The user the request's {@code Authorization} names ({@code Bearer <token>}, or {@code Basic} with the
+     * password or the token); the open user when there are no users; null when the credentials are missing or
+     * wrong. The hook for routes served elsewhere (a WebSocket upgrade): authenticate with this, then check
+     * {@link User#can} or {@link User#canAll} and answer {@link #unauthorized} or {@link #forbidden}.
+     */
+    User authenticate(HttpCall call) {
+        User anonymous = users.anonymous();
+        if (anonymous != null) return anonymous;
+        String header = call.headers().get(HttpHeaderNames.AUTHORIZATION);
+        if (header == null) return null;
+        header = header.trim();
+        int space = header.indexOf(' ');
+        if (space < 0) return null;
+        String scheme = header.substring(0, space);
+        String credentials = header.substring(space + 1).trim();
+        if (scheme.equalsIgnoreCase("Bearer")) return users.bearer(credentials).orElse(null);
+        if (!scheme.equalsIgnoreCase("Basic")) return null;
+        String pair;
+        try {
+            pair = new String(Base64.getDecoder().decode(credentials), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+        int colon = pair.indexOf(':');
+        if (colon < 0) return null;
+        return users.login(pair.substring(0, colon), pair.substring(colon + 1)).orElse(null);
+    }
+
+    /**
+     * Throws 403 unless {@code user} may make this request: read (GET) or write (PUT, DELETE) on a key; read on
+     * every key under the prefix of a list, watch or digest. A transaction checks its own keys; status, metrics
+     * and unknown routes need only a login.
+     */
+    private static void authorize(HttpCall call, User user) {
+        String path = call.path();
+        if (path.startsWith(KV)) {
+            byte[] key = HttpQuery.decode(path.substring(KV.length()), false);
+            boolean reads =
+                    call.method().equals(HttpMethod.GET) || call.method().equals(HttpMethod.HEAD);
+            if (key.length > 0) require(user, reads ? Access.READ : Access.WRITE, key);
+            return;
+        }
+        switch (path) {
+            case "/v1/kv", "/v1/watch", "/v1/digest" -> {
+                byte[] prefix = call.query().bytes("prefix", new byte[0]);
+                if (!user.canAll(Access.READ, prefix))
+                    throw new HttpFailure(
+                            403,
+                            "user " + user.name() + " may not read every key under the prefix '"
+                                    + new String(prefix, StandardCharsets.UTF_8) + "'");
+            }
+            default -> {}
+        }
+    }
+
+    private static void require(User user, Access needed, byte[] key) {
+        if (!user.can(needed, key))
+            throw new HttpFailure(
+                    403,
+                    "user " + user.name() + " may not " + needed + " the key '"
+                            + new String(key, StandardCharsets.UTF_8) + "'");
+    }
+
+    /** 401 with the challenge that says how to authenticate. */
+    static HttpReply.Full unauthorized(String message) {
+        HttpResponseStatus s = HttpResponseStatus.UNAUTHORIZED;
+        return new HttpReply.Full(s, JSON, HttpJson.write(new HttpJson.Error(message, s.code())), CHALLENGE);
+    }
+
+    /** 403: authenticated, but a rule denies it. */
+    static HttpReply.Full forbidden(String message) {
+        return error(HttpResponseStatus.FORBIDDEN, message);
+    }
+
+    private HttpReply route(HttpCall call, User user) {
         String path = call.path();
         HttpMethod m = call.method();
         if (path.startsWith(KV)) {
@@ -93,9 +181,9 @@ final class HttpApi {
         }
         return switch (path) {
             case "/v1/kv" -> m.equals(HttpMethod.GET) ? list(call.query()) : notAllowed("GET");
-            case "/v1/txn" -> m.equals(HttpMethod.POST) ? txn(call.body()) : notAllowed("POST");
+            case "/v1/txn" -> m.equals(HttpMethod.POST) ? txn(call.body(), user) : notAllowed("POST");
             case "/v1/watch" -> m.equals(HttpMethod.GET) ? watch(call) : notAllowed("GET");
-            case WatchSocket.PATH -> m.equals(HttpMethod.GET) ? socket(call) : notAllowed("GET");
+            case WatchSocket.PATH -> m.equals(HttpMethod.GET) ? socket(call, user) : notAllowed("GET");
             case "/v1/digest" -> m.equals(HttpMethod.GET) ? digest(call.query()) : notAllowed("GET");
             case "/v1/status" -> m.equals(HttpMethod.GET) ? status() : notAllowed("GET");
             case "/healthz" ->
@@ -210,7 +298,7 @@ final class HttpApi {
      * Optimistic and atomic: decides the branch from the compare keys' current revisions, then commits that
      * branch expecting those very revisions, so the decision still holds at the commit; on a race it retries.
      */
-    private HttpReply txn(byte[] body) {
+    private HttpReply txn(byte[] body, User user) {
         if (body.length == 0) throw HttpFailure.badRequest("empty body");
         HttpJson.Txn txn = HttpJson.MAPPER.readValue(body, HttpJson.Txn.class);
         List<HttpJson.Compare> compares = orEmpty(txn.compare());
@@ -220,6 +308,12 @@ final class HttpApi {
         }
         addOps(Batch.create(), txn.success()); // validate both branches before deciding
         addOps(Batch.create(), txn.failure());
+        // both branches, whichever runs: the answer must not depend on what the compares found
+        for (HttpJson.Compare c : compares) require(user, Access.READ, c.key().getBytes(StandardCharsets.UTF_8));
+        for (HttpJson.Op op : orEmpty(txn.success()))
+            require(user, Access.WRITE, op.key().getBytes(StandardCharsets.UTF_8));
+        for (HttpJson.Op op : orEmpty(txn.failure()))
+            require(user, Access.WRITE, op.key().getBytes(StandardCharsets.UTF_8));
         for (int attempt = 0; attempt < MAX_TXN_ATTEMPTS; attempt++) {
             Batch batch = Batch.create();
             boolean succeeded = true;
@@ -295,7 +389,7 @@ final class HttpApi {
     }
 
     /** Checks that this is a WebSocket handshake that Netty can answer, with a JSON error if not. */
-    private static HttpReply socket(HttpCall call) {
+    private static HttpReply socket(HttpCall call, User user) {
         if (!call.headers().containsValue(HttpHeaderNames.UPGRADE, "websocket", true)
                 || !call.headers().containsValue(HttpHeaderNames.CONNECTION, "upgrade", true)
                 || !call.headers().contains(HttpHeaderNames.SEC_WEBSOCKET_KEY))
@@ -308,7 +402,7 @@ final class HttpApi {
                     HttpJson.write(new HttpJson.Error("only WebSocket version 13 is supported", s.code())),
                     Map.of(HttpHeaderNames.SEC_WEBSOCKET_VERSION.toString(), "13"));
         }
-        return new HttpReply.Socket(call.headers());
+        return new HttpReply.Socket(call.headers(), user);
     }
 
     private HttpReply digest(HttpQuery q) {

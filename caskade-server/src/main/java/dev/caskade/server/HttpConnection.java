@@ -69,8 +69,8 @@ final class HttpConnection extends SimpleChannelInboundHandler<FullHttpRequest> 
                 case HttpReply.Socket socket -> {
                     streaming = true;
                     ctx.executor()
-                            .execute(() ->
-                                    WatchSocket.upgrade(ctx, socket.headers(), db, api.metrics(), options, workers));
+                            .execute(() -> WatchSocket.upgrade(
+                                    ctx, socket.headers(), socket.user(), db, api.metrics(), options, workers));
                 }
             }
         } catch (RuntimeException e) {

@@ -17,6 +17,6 @@ sealed interface HttpReply {
     /** A {@code text/event-stream} of the commits under {@code prefix}. */
     record Events(SseStream.Start start) implements HttpReply {}
 
-    /** A WebSocket upgrade to {@code /v1/ws}; {@code headers} are the request's, for the handshake. */
-    record Socket(HttpHeaders headers) implements HttpReply {}
+    /** A WebSocket upgrade to {@code /v1/ws}; {@code headers} are the request's, for the handshake; each watch is checked against {@code user}. */
+    record Socket(HttpHeaders headers, User user) implements HttpReply {}
 }

@@ -18,6 +18,7 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.ssl.SslContext;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
@@ -71,8 +72,20 @@ public final class HttpServer implements AutoCloseable {
 
     /** Binds {@code options.bind()}:{@code options.port()} and starts serving {@code db}. */
     public static HttpServer start(Caskade db, HttpOptions options) {
+        return start(db, options, Users.NONE, null);
+    }
+
+    /**
+     * Binds and starts serving {@code db} to {@code users} (with none, every request may do everything), over
+     * TLS (HTTPS) when {@code tls} is not null.
+     *
+     * @throws IllegalArgumentException when the TLS files cannot be used
+     */
+    public static HttpServer start(Caskade db, HttpOptions options, Users users, Tls tls) {
         Objects.requireNonNull(db, "db");
         Objects.requireNonNull(options, "options");
+        Objects.requireNonNull(users, "users");
+        SslContext ssl = tls == null ? null : tls.context();
         boolean epoll = Epoll.isAvailable();
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         Class<? extends ServerChannel> channelType =
@@ -83,7 +96,7 @@ public final class HttpServer implements AutoCloseable {
                 Thread.ofVirtual().name("caskade-http-", 0).factory());
         ChannelGroup connections = new DefaultChannelGroup("caskade-http", GlobalEventExecutor.INSTANCE);
         Metrics metrics = new Metrics(db);
-        HttpApi api = new HttpApi(db, metrics);
+        HttpApi api = new HttpApi(db, metrics, users);
         HttpDecoderConfig decoder =
                 new HttpDecoderConfig().setMaxInitialLineLength(MAX_LINE).setMaxHeaderSize(MAX_LINE);
         ChannelFuture bound = new ServerBootstrap()
@@ -93,6 +106,7 @@ public final class HttpServer implements AutoCloseable {
                     @Override
                     protected void initChannel(Channel ch) {
                         connections.add(ch);
+                        if (ssl != null) ch.pipeline().addLast(ssl.newHandler(ch.alloc()));
                         ch.pipeline()
                                 .addLast(new HttpRequestDeadline(options.headerTimeout()))
                                 .addLast(new IdleStateHandler(
@@ -114,7 +128,11 @@ public final class HttpServer implements AutoCloseable {
                     bound.cause());
         }
         Channel listener = bound.channel();
-        log.info("HTTP listening on {} ({})", listener.localAddress(), epoll ? "epoll" : "nio");
+        log.info(
+                "HTTP{} listening on {} ({})",
+                ssl != null ? "S" : "",
+                listener.localAddress(),
+                epoll ? "epoll" : "nio");
         return new HttpServer(boss, workers, requests, connections, listener, api);
     }
 

@@ -55,6 +55,7 @@ final class RespCommands {
             "echo 2 0 0 0 fast",
             "hello -1 0 0 0 fast",
             "auth -2 0 0 0 fast",
+            "acl -2 0 0 0 admin",
             "select 2 0 0 0 fast",
             "quit -1 0 0 0 fast",
             "reset 1 0 0 0 fast",
@@ -113,13 +114,19 @@ final class RespCommands {
             "caskade.get 2 1 1 1 readonly,fast",
             "caskade.cas 4 1 1 1 write,fast");
 
+    private static final RespReply NOAUTH = err("NOAUTH Authentication required.");
+    private static final RespReply WRONGPASS = err("WRONGPASS invalid username-password pair or user is disabled.");
+    private static final RespReply NOPERM_KEY = err("NOPERM No permissions to access a key");
+
     private final Caskade db;
     private final RespServer server;
+    private final Users users;
     private final Clock clock;
 
-    RespCommands(Caskade db, RespServer server) {
+    RespCommands(Caskade db, RespServer server, Users users) {
         this.db = db;
         this.server = server;
+        this.users = users;
         this.clock = db.options().clock();
     }
 
@@ -145,6 +152,7 @@ final class RespCommands {
         String name = name(args.get(0));
         Spec spec = SPECS.get(name);
         RespReply refusal = spec == null ? unknown(args) : arityError(spec, args.size());
+        if (refusal == null) refusal = permit(s, name, spec, args);
         if (s.inMulti() && !isTransactionControl(name)) {
             if (refusal != null) {
                 s.queueFailed = true;
@@ -248,9 +256,8 @@ final class RespCommands {
                         : a.size() == 2 ? new RespReply.Bulk(a.get(1)) : wrongArgs("ping");
             case "ECHO" -> new RespReply.Bulk(a.get(1));
             case "HELLO" -> hello(s, a);
-            case "AUTH" ->
-                err("ERR AUTH <password> called without any password configured for the default user. "
-                        + "Are you sure your configuration is correct?");
+            case "AUTH" -> auth(s, a);
+            case "ACL" -> acl(s, a);
             case "SELECT" -> select(a);
             case "QUIT" -> {
                 s.closing = true;
@@ -270,7 +277,7 @@ final class RespCommands {
                 yield RespReply.array(
                         List.of(bulk(Long.toString(now.getEpochSecond())), bulk(Long.toString(now.getNano() / 1000))));
             }
-            case "KEYS" -> keys(a);
+            case "KEYS" -> keys(s, a);
             case "SCAN" -> scan(s, a);
             case "FLUSHDB", "FLUSHALL" -> flush(a);
             case "CASKADE.REVISION" -> integer(db.revision());
@@ -445,7 +452,9 @@ final class RespCommands {
                 for (List<byte[]> args : queue) {
                     String name = new String(args.get(0), UTF_8).toUpperCase(Locale.ROOT);
                     try {
-                        replies.add(dispatch(s, name, args, tx));
+                        // checked again: an AUTH queued before it may have changed the user
+                        RespReply denied = permit(s, name, SPECS.get(name), args);
+                        replies.add(denied != null ? denied : dispatch(s, name, args, tx));
                     } catch (IllegalArgumentException | CaskadeException e) {
                         replies.add(err("ERR " + e.getMessage()));
                     }
@@ -738,12 +747,14 @@ final class RespCommands {
         return RespReply.ONE;
     }
 
-    private RespReply keys(List<byte[]> a) {
+    /** Only the keys the user may read: a user confined to a prefix can still list "everything" it sees. */
+    private RespReply keys(RespSession session, List<byte[]> a) {
         RespGlob glob = new RespGlob(a.get(1));
+        User user = session.user;
         List<RespReply> out = new ArrayList<>();
         try (Stream<Entry> s = db.scan(glob.literalPrefix())) {
             s.forEach(e -> {
-                if (glob.matches(e.key())) out.add(new RespReply.Bulk(e.key()));
+                if (glob.matches(e.key()) && user.can(Access.READ, e.key())) out.add(new RespReply.Bulk(e.key()));
             });
         }
         return RespReply.array(out);
@@ -793,7 +804,8 @@ final class RespCommands {
             Iterator<Entry> it = s.iterator();
             for (long seen = 0; seen < count && it.hasNext(); seen++) {
                 byte[] key = it.next().key();
-                if (typeMatches && (glob == null || glob.matches(key))) keys.add(new RespReply.Bulk(key));
+                if (typeMatches && (glob == null || glob.matches(key)) && session.user.can(Access.READ, key))
+                    keys.add(new RespReply.Bulk(key));
                 if (seen + 1 == count && it.hasNext()) next = Long.toUnsignedString(session.rememberScan(key));
             }
         }
@@ -827,6 +839,7 @@ final class RespCommands {
     private RespReply hello(RespSession s, List<byte[]> a) {
         RespProtocol protocol = s.protocol;
         String name = s.name;
+        String user = null, password = null;
         if (a.size() > 1) {
             Long v = parseLong(a.get(1));
             if (v == null) return err("ERR Protocol version is not an integer or out of range");
@@ -835,13 +848,25 @@ final class RespCommands {
             for (int i = 2; i < a.size(); i++) {
                 String opt = upper(a.get(i));
                 if (opt.equals("AUTH") && i + 2 < a.size()) {
-                    i += 2; // no users are configured: like Redis's default user, any password passes
+                    user = new String(a.get(++i), UTF_8);
+                    password = new String(a.get(++i), UTF_8);
                 } else if (opt.equals("SETNAME") && i + 1 < a.size()) {
                     name = new String(a.get(++i), UTF_8);
                     if (!validName(name)) return badName();
                 } else {
                     return err("ERR Syntax error in HELLO option '" + new String(a.get(i), UTF_8) + "'");
                 }
+            }
+        }
+        if (!users.isEmpty()) { // without users, like Redis's default user without a password: any AUTH passes
+            if (user != null) {
+                Optional<User> u = users.login(user, password);
+                if (u.isEmpty()) return WRONGPASS;
+                s.user = u.get();
+            } else if (s.user == null) {
+                return err("NOAUTH HELLO must be called with the client already authenticated, otherwise the"
+                        + " HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and"
+                        + " select the RESP protocol version at the same time");
             }
         }
         s.protocol = protocol;
@@ -854,6 +879,110 @@ final class RespCommands {
                 bulk("mode"), bulk("standalone"),
                 bulk("role"), bulk("master"),
                 bulk("modules"), RespReply.array(List.of())));
+    }
+
+    /** {@code AUTH password} (the user "default") or {@code AUTH user password}; the password may be the token. */
+    private RespReply auth(RespSession s, List<byte[]> a) {
+        if (users.isEmpty())
+            return err("ERR AUTH <password> called without any password configured for the default user. "
+                    + "Are you sure your configuration is correct?");
+        if (a.size() > 3) return syntax();
+        String user = a.size() == 3 ? new String(a.get(1), UTF_8) : "default";
+        Optional<User> u = users.login(user, new String(a.get(a.size() - 1), UTF_8));
+        if (u.isEmpty()) return WRONGPASS; // a failed AUTH keeps whoever was logged in, as in Redis
+        s.user = u.get();
+        return OK;
+    }
+
+    /** ACL WHOAMI, and for admins ACL USERS and ACL LIST (rules only: credentials never leave the server). */
+    private RespReply acl(RespSession s, List<byte[]> a) {
+        String sub = upper(a.get(1));
+        return switch (sub) {
+            case "WHOAMI" -> a.size() == 2 ? bulk(s.user.name()) : wrongArgs("acl|whoami");
+            case "USERS" ->
+                RespReply.array(configured().stream().map(u -> bulk(u.name())).toList());
+            case "LIST" ->
+                RespReply.array(configured().stream()
+                        .map(u -> {
+                            StringBuilder sb =
+                                    new StringBuilder("user ").append(u.name()).append(" on");
+                            sb.append(u.password() != null ? " password" : " nopassword");
+                            sb.append(u.token() != null ? " token" : " notoken");
+                            for (Rule r : u.rules()) sb.append(' ').append(r);
+                            return bulk(sb.toString());
+                        })
+                        .toList());
+            default -> err("ERR unknown subcommand '" + new String(a.get(1), UTF_8) + "'. Try ACL HELP.");
+        };
+    }
+
+    private List<User> configured() {
+        return users.isEmpty() ? List.of(User.OPEN) : users.list();
+    }
+
+    /** Commands that check a password: they run off the event loop, as PBKDF2 takes a while. */
+    static boolean logsIn(byte[] name) {
+        return name.length <= 5
+                && switch (new String(name, UTF_8).toUpperCase(Locale.ROOT)) {
+                    case "AUTH", "HELLO" -> true;
+                    default -> false;
+                };
+    }
+
+    /**
+     * The access check every command passes before it runs or is queued: null if {@code s}'s user may run it,
+     * else the refusal. Unauthenticated connections may only log in (AUTH, HELLO), QUIT and RESET. A key
+     * command needs read (readonly commands, WATCH, COPY's source) or write on every key it names; the
+     * server-wide commands need admin over the whole key space; the rest only a login. A command added later
+     * with keys or channels gets its case here (see docs/server.md, "Users and access").
+     */
+    RespReply permit(RespSession s, String name, Spec spec, List<byte[]> a) {
+        User u = s.user;
+        if (u == null) {
+            return switch (name) {
+                case "AUTH", "HELLO", "QUIT", "RESET" -> null;
+                default -> NOAUTH;
+            };
+        }
+        switch (name) {
+            case "FLUSHDB", "FLUSHALL" -> {
+                return u.admin() ? null : noCommand(u, name, null);
+            }
+            case "CLIENT", "CONFIG", "ACL" -> {
+                String sub = upper(a.get(1));
+                boolean adminOnly = switch (name) {
+                    case "CLIENT" -> sub.equals("LIST") || sub.equals("KILL");
+                    case "CONFIG" -> !sub.equals("GET");
+                    default -> !sub.equals("WHOAMI");
+                };
+                return !adminOnly || u.admin() ? null : noCommand(u, name, sub);
+            }
+            case "COPY" -> {
+                return u.can(Access.READ, a.get(1)) && u.can(Access.WRITE, a.get(2)) ? null : NOPERM_KEY;
+            }
+            case "WATCH" -> {
+                return keys(u, Access.READ, a, 1, -1, 1);
+            }
+            default -> {
+                if (spec == null || spec.firstKey() <= 0) return null;
+                Access needed = spec.flags().contains("readonly") ? Access.READ : Access.WRITE;
+                return keys(u, needed, a, spec.firstKey(), spec.lastKey(), spec.step());
+            }
+        }
+    }
+
+    /** NOPERM unless {@code u} may do {@code needed} with each key at first, first + step, ... last (-1: the end). */
+    private static RespReply keys(User u, Access needed, List<byte[]> a, int first, int last, int step) {
+        int end = last < 0 ? a.size() + last : Math.min(last, a.size() - 1);
+        for (int i = first; i <= end; i += step) {
+            if (!u.can(needed, a.get(i))) return NOPERM_KEY;
+        }
+        return null;
+    }
+
+    private static RespReply noCommand(User u, String name, String sub) {
+        String command = (sub == null ? name : name + "|" + sub).toLowerCase(Locale.ROOT);
+        return err("NOPERM User " + u.name() + " has no permissions to run the '" + command + "' command");
     }
 
     private static boolean validName(String name) {
@@ -956,7 +1085,8 @@ final class RespCommands {
                 + (c.name == null ? "" : c.name) + " age=" + (now - c.createdAt) / 1000 + " idle="
                 + (now - c.lastCommandAt) / 1000 + " flags=" + (c.inMulti() ? "x" : "N")
                 + " db=0 sub=0 psub=0 ssub=0 multi=" + (c.inMulti() ? c.queue.size() : -1)
-                + " watch=" + c.watched.size() + " cmd=" + c.lastCommand() + " user=default resp="
+                + " watch=" + c.watched.size() + " cmd=" + c.lastCommand() + " user="
+                + (c.user == null ? "" : c.user.name()) + " resp="
                 + c.protocol.version() + " lib-name=" + c.libName + " lib-ver=" + c.libVersion;
     }
 

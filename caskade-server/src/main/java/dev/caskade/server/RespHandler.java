@@ -12,6 +12,7 @@ import io.netty.handler.timeout.IdleStateEvent;
 import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.List;
+import java.util.concurrent.Executor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,15 +44,23 @@ final class RespHandler extends ChannelInboundHandlerAdapter {
     /** The highest revision a durability callback is registered for. */
     private long awaited;
 
+    /** Where a password check (PBKDF2, ~0.1 s) runs; null when there are no users. */
+    private final Executor logins;
+    /** A login is running off the loop: commands that arrive meanwhile wait here, in order. */
+    private final ArrayDeque<List<byte[]>> waiting = new ArrayDeque<>();
+
+    private boolean loggingIn;
+
     private RespSession session;
     private boolean closing;
     /** QUIT arrived while replies were held: close once they are out. */
     private boolean closeWhenReleased;
 
-    RespHandler(RespServer server, RespCommands commands, Caskade db) {
+    RespHandler(RespServer server, RespCommands commands, Caskade db, Executor logins) {
         this.server = server;
         this.commands = commands;
         this.db = db;
+        this.logins = logins;
     }
 
     @Override
@@ -80,17 +89,65 @@ final class RespHandler extends ChannelInboundHandlerAdapter {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (closing) return;
         List<byte[]> args = (List<byte[]>) msg;
+        if (loggingIn) {
+            waiting.add(args);
+            return;
+        }
+        if (logins != null && RespCommands.logsIn(args.get(0))) {
+            login(ctx, args);
+            return;
+        }
+        run(ctx, execute(args));
+    }
+
+    private RespReply execute(List<byte[]> args) {
         session.lastCommandAt = System.currentTimeMillis();
         session.lastCommandName = args.get(0);
         server.countCommand();
-        RespReply reply;
         try {
-            reply = commands.execute(session, args);
+            return commands.execute(session, args);
         } catch (RuntimeException e) {
             // a bug or a store failure must not take the connection down with it
             LOG.warn("command {} failed", session.lastCommand(), e);
-            reply = RespReply.err("ERR " + e.getClass().getSimpleName() + ": " + e.getMessage());
+            return RespReply.err("ERR " + e.getClass().getSimpleName() + ": " + e.getMessage());
         }
+    }
+
+    /**
+     * AUTH and HELLO check a password, which is slow on purpose: it runs off the event loop while this connection
+     * reads nothing more, and the commands already decoded wait their turn.
+     */
+    private void login(ChannelHandlerContext ctx, List<byte[]> args) {
+        loggingIn = true;
+        ctx.channel().config().setAutoRead(false);
+        try {
+            logins.execute(() -> {
+                RespReply reply = execute(args);
+                ctx.executor().execute(() -> afterLogin(ctx, args, reply));
+            });
+        } catch (java.util.concurrent.RejectedExecutionException stopping) {
+            ctx.close();
+        }
+    }
+
+    private void afterLogin(ChannelHandlerContext ctx, List<byte[]> args, RespReply reply) {
+        loggingIn = false;
+        run(ctx, reply);
+        while (!loggingIn && !closing && !waiting.isEmpty()) {
+            List<byte[]> next = waiting.poll();
+            if (RespCommands.logsIn(next.get(0))) {
+                login(ctx, next);
+            } else {
+                run(ctx, execute(next));
+            }
+        }
+        flushAndAwait(ctx);
+        if (!loggingIn && !closing) ctx.channel().config().setAutoRead(held.size() < MAX_HELD);
+    }
+
+    /** Sends or holds the reply of a command that ran. */
+    private void run(ChannelHandlerContext ctx, RespReply reply) {
+        if (closing) return;
         ByteBuf out = encode(ctx, reply, session.protocol);
         // whatever this command wrote or read is at most the latest revision: the reply goes once that is durable
         long revision = db.revision();
@@ -112,6 +169,12 @@ final class RespHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
+        flushAndAwait(ctx);
+        ctx.fireChannelReadComplete();
+    }
+
+    /** Flushes what is ready and asks to hear when the held replies can go. */
+    private void flushAndAwait(ChannelHandlerContext ctx) {
         ctx.flush();
         Held last = held.peekLast();
         if (last != null && last.revision() > awaited) {
@@ -125,7 +188,6 @@ final class RespHandler extends ChannelInboundHandlerAdapter {
                 }
             });
         }
-        ctx.fireChannelReadComplete();
     }
 
     /** Sends the held replies that are durable now; after a failed fsync, an error for every one that is not. */
@@ -146,7 +208,8 @@ final class RespHandler extends ChannelInboundHandlerAdapter {
             }
         }
         ctx.flush();
-        if (held.size() < MAX_HELD / 2 && !closing) ctx.channel().config().setAutoRead(true);
+        if (held.size() < MAX_HELD / 2 && !closing && !loggingIn)
+            ctx.channel().config().setAutoRead(true);
         if (held.isEmpty() && closeWhenReleased) {
             ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
         }

@@ -18,6 +18,7 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.ssl.SslContext;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
@@ -25,6 +26,8 @@ import java.util.Collection;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -52,6 +55,10 @@ public final class RespServer implements AutoCloseable {
             Objects.requireNonNullElse(RespServer.class.getPackage().getImplementationVersion(), "dev");
 
     private final RespOptions options;
+    private final Users users;
+    /** Null for plain TCP. */
+    private final SslContext tls;
+
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
     private final ChannelGroup channels = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
@@ -62,11 +69,16 @@ public final class RespServer implements AutoCloseable {
     private final AtomicLong totalCommands = new AtomicLong();
     private final AtomicLong rejectedConnections = new AtomicLong();
     private final long startedAt = System.currentTimeMillis();
+    /** Non-null when there are users: a password check (PBKDF2) must not stall an event loop. */
+    private ExecutorService loginThreads;
+
     private Channel serverChannel;
     private volatile Caskade db;
 
-    private RespServer(RespOptions options) {
+    private RespServer(RespOptions options, Users users, SslContext tls) {
         this.options = options;
+        this.users = users;
+        this.tls = tls;
         IoHandlerFactory io = Epoll.isAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         this.boss = new MultiThreadIoEventLoopGroup(1, io);
         this.workers = new MultiThreadIoEventLoopGroup(0, io);
@@ -78,9 +90,21 @@ public final class RespServer implements AutoCloseable {
      * @throws IllegalStateException when the address cannot be bound
      */
     public static RespServer start(Caskade db, RespOptions options) {
+        return start(db, options, Users.NONE, null);
+    }
+
+    /**
+     * Binds and starts serving {@code db} to {@code users} (with none, every connection may do everything),
+     * over TLS when {@code tls} is not null.
+     *
+     * @throws IllegalStateException when the address cannot be bound
+     * @throws IllegalArgumentException when the TLS files cannot be used
+     */
+    public static RespServer start(Caskade db, RespOptions options, Users users, Tls tls) {
         Objects.requireNonNull(db, "db");
         Objects.requireNonNull(options, "options");
-        RespServer server = new RespServer(options);
+        Objects.requireNonNull(users, "users");
+        RespServer server = new RespServer(options, users, tls == null ? null : tls.context());
         try {
             server.bind(db);
         } catch (RuntimeException | InterruptedException e) {
@@ -94,7 +118,8 @@ public final class RespServer implements AutoCloseable {
 
     private void bind(Caskade db) throws InterruptedException {
         this.db = db;
-        RespCommands commands = new RespCommands(db, this);
+        RespCommands commands = new RespCommands(db, this, users);
+        if (!users.isEmpty()) loginThreads = Executors.newVirtualThreadPerTaskExecutor();
         Class<? extends ServerChannel> type =
                 Epoll.isAvailable() ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
         ServerBootstrap bootstrap = new ServerBootstrap()
@@ -107,19 +132,26 @@ public final class RespServer implements AutoCloseable {
                     protected void initChannel(SocketChannel ch) {
                         channels.add(ch);
                         ChannelPipeline p = ch.pipeline();
+                        if (tls != null) p.addLast(tls.newHandler(ch.alloc()));
                         if (!options.idleTimeout().isZero()) {
                             p.addLast(new IdleStateHandler(
                                     0, 0, options.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
                         }
                         p.addLast(new RespRequestDecoder(options.maxRequestBytes()));
-                        p.addLast(new RespHandler(RespServer.this, commands, db));
+                        p.addLast(new RespHandler(RespServer.this, commands, db, loginThreads));
                     }
                 });
         serverChannel = bootstrap
                 .bind(new InetSocketAddress(options.bindAddress(), options.port()))
                 .sync()
                 .channel();
-        LOG.info("RESP listening on {}:{} ({})", options.bindAddress(), port(), Epoll.isAvailable() ? "epoll" : "nio");
+        LOG.info(
+                "RESP listening on {}:{} ({}{}{})",
+                options.bindAddress(),
+                port(),
+                Epoll.isAvailable() ? "epoll" : "nio",
+                tls != null ? ", TLS" : "",
+                users.isEmpty() ? "" : ", users: " + users.list().size());
     }
 
     /** The bound port (the chosen one when the options asked for port 0). */
@@ -155,6 +187,15 @@ public final class RespServer implements AutoCloseable {
         channels.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        if (loginThreads != null) {
+            loginThreads.shutdown();
+            try {
+                if (!loginThreads.awaitTermination(10, TimeUnit.SECONDS))
+                    LOG.warn("RESP logins still running at close");
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     /** A new session for a connection, or null when maxClients are already connected. */
@@ -168,7 +209,8 @@ public final class RespServer implements AutoCloseable {
                 nextClientId.incrementAndGet(),
                 address(ch.remoteAddress()),
                 address(ch.localAddress()),
-                System.currentTimeMillis());
+                System.currentTimeMillis(),
+                users.anonymous());
         sessions.put(s.id, s);
         channelsById.put(s.id, ch);
         return s;

@@ -31,6 +31,10 @@ final class RespSession {
     volatile String libName = "";
     volatile String libVersion = "";
     volatile RespProtocol protocol = RespProtocol.RESP2;
+    /** Who this connection acts as; null until it logs in, when the server has users. */
+    volatile User user;
+    /** The user it acts as before logging in, and again after RESET. */
+    private final User anonymous;
 
     /** Non-null while inside MULTI: the queued commands. */
     List<List<byte[]>> queue;
@@ -54,8 +58,10 @@ final class RespSession {
     private static final int MAX_SCAN_CURSORS = 1024;
     private long lastScanCursor;
 
-    RespSession(long id, String remoteAddress, String localAddress, long now) {
+    RespSession(long id, String remoteAddress, String localAddress, long now, User anonymous) {
         this.id = id;
+        this.anonymous = anonymous;
+        this.user = anonymous;
         this.remoteAddress = remoteAddress;
         this.localAddress = localAddress;
         this.createdAt = now;
@@ -95,5 +101,6 @@ final class RespSession {
         endMulti();
         name = null;
         protocol = RespProtocol.RESP2;
+        user = anonymous;
     }
 }

@@ -14,6 +14,8 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -21,6 +23,7 @@ import tools.jackson.databind.json.JsonMapper;
  * it bound to {@code DIR/serve.json}, so scripts and tests started with port 0 can find them.
  */
 public final class Server implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Server.class);
     private final Options options;
     private final Caskade db;
     private final RespServer resp;
@@ -29,7 +32,7 @@ public final class Server implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
     /**
-     * How to run.
+     * How to run. {@link ServerConfig} builds these from flags, environment and config file.
      *
      * @param data the store directory
      * @param bind the address both ports bind to
@@ -37,13 +40,24 @@ public final class Server implements AutoCloseable {
      * @param httpPort the HTTP port; 0 picks a free one
      * @param durability the store's durability
      * @param insecure allow a non-loopback bind although no users are configured
+     * @param users who may connect and what each may do; {@link Users#NONE} leaves the server open
+     * @param tls TLS on both ports, or null for plain TCP
      */
-    public record Options(Path data, String bind, int respPort, int httpPort, Durability durability, boolean insecure) {
+    public record Options(
+            Path data,
+            String bind,
+            int respPort,
+            int httpPort,
+            Durability durability,
+            boolean insecure,
+            Users users,
+            Tls tls) {
         /** Validates every field; a bad value fails with a message that names it. */
         public Options {
             Objects.requireNonNull(data, "data");
             Objects.requireNonNull(bind, "bind");
             Objects.requireNonNull(durability, "durability");
+            Objects.requireNonNull(users, "users");
             if (respPort < 0 || respPort > 65535)
                 throw new IllegalArgumentException("resp port out of range: " + respPort);
             if (httpPort < 0 || httpPort > 65535)
@@ -53,9 +67,24 @@ public final class Server implements AutoCloseable {
             }
         }
 
+        /** Without users and without TLS. */
+        public Options(Path data, String bind, int respPort, int httpPort, Durability durability, boolean insecure) {
+            this(data, bind, respPort, httpPort, durability, insecure, Users.NONE, null);
+        }
+
         /** ./caskade-data, 127.0.0.1, RESP 6479, HTTP 8479, SYNC. */
         public static Options defaults() {
             return new Options(Path.of("caskade-data"), "127.0.0.1", 6479, 8479, Durability.SYNC, false);
+        }
+
+        /** A copy with these users. */
+        public Options withUsers(Users value) {
+            return new Options(data, bind, respPort, httpPort, durability, insecure, value, tls);
+        }
+
+        /** A copy with TLS on both ports (null: none). */
+        public Options withTls(Tls value) {
+            return new Options(data, bind, respPort, httpPort, durability, insecure, users, value);
         }
     }
 
@@ -68,23 +97,32 @@ public final class Server implements AutoCloseable {
     }
 
     /**
-     * Opens the store and starts both listeners. Binding a non-loopback address is refused unless {@code
-     * insecure} is set: there are no users to authenticate yet, so anyone who can reach the port could
-     * read and write everything.
+     * Opens the store and starts both listeners. Binding a non-loopback address without users is refused
+     * unless {@code insecure} is set: anyone who can reach the port could read and write everything.
      */
     public static Server start(Options options) {
-        if (!options.insecure() && !loopback(options.bind())) {
-            throw new IllegalArgumentException("refusing to listen on " + options.bind()
-                    + " without users: anyone who reaches it could read and write every key;"
-                    + " bind 127.0.0.1, or pass --insecure if the network is yours");
+        String refusal = refusal(options);
+        if (refusal != null) throw new IllegalArgumentException(refusal);
+        if (options.tls() != null) options.tls().context(); // bad TLS files fail before the store is opened
+        if (!options.users().isEmpty() && options.tls() == null && !loopback(options.bind())) {
+            LOG.warn(
+                    "listening on {} without TLS: passwords and tokens cross the network in clear text",
+                    options.bind());
         }
         Caskade db = Caskade.open(options.data(), CaskadeOptions.defaults().withDurability(options.durability()));
         RespServer resp = null;
         HttpServer http = null;
         try {
             resp = RespServer.start(
-                    db, RespOptions.defaults().withBindAddress(options.bind()).withPort(options.respPort()));
-            http = HttpServer.start(db, HttpOptions.defaults().withAddress(options.bind(), options.httpPort()));
+                    db,
+                    RespOptions.defaults().withBindAddress(options.bind()).withPort(options.respPort()),
+                    options.users(),
+                    options.tls());
+            http = HttpServer.start(
+                    db,
+                    HttpOptions.defaults().withAddress(options.bind(), options.httpPort()),
+                    options.users(),
+                    options.tls());
             http.metrics().bind(resp);
             Path serveFile = options.data().resolve("serve.json");
             writeServeFile(serveFile, options, resp.port(), http.port());
@@ -95,6 +133,15 @@ public final class Server implements AutoCloseable {
             db.close();
             throw e;
         }
+    }
+
+    /** Why these options must not start, or null: a non-loopback bind needs users or {@code insecure}. */
+    static String refusal(Options options) {
+        if (options.insecure() || !options.users().isEmpty() || loopback(options.bind())) return null;
+        return "refusing to listen on " + options.bind()
+                + " without users: anyone who reaches it could read and write every key;"
+                + " configure users in the config file (--config), bind 127.0.0.1,"
+                + " or pass --insecure if the network is yours";
     }
 
     private static boolean loopback(String bind) {
@@ -112,6 +159,7 @@ public final class Server implements AutoCloseable {
         m.put("respPort", respPort);
         m.put("httpPort", httpPort);
         m.put("durability", o.durability().toString());
+        m.put("tls", o.tls() != null);
         m.put("startedAt", Instant.now().toString());
         try {
             Path tmp = file.resolveSibling(file.getFileName() + ".tmp");

@@ -84,7 +84,12 @@ final class WatchSocket extends SimpleChannelInboundHandler<WebSocketFrame> {
     private CompletableFuture<Void> tail = CompletableFuture.completedFuture(null); // event loop only
     private ScheduledFuture<?> keepAlive; // event loop only
 
-    private WatchSocket(Caskade db, Metrics metrics, HttpOptions options, Executor workers, Channel channel) {
+    /** Who opened the socket: every watch needs read on all keys under its prefix. */
+    private final User user;
+
+    private WatchSocket(
+            Caskade db, Metrics metrics, HttpOptions options, Executor workers, Channel channel, User user) {
+        this.user = user;
         this.db = db;
         this.metrics = metrics;
         this.options = options;
@@ -100,6 +105,7 @@ final class WatchSocket extends SimpleChannelInboundHandler<WebSocketFrame> {
     static void upgrade(
             ChannelHandlerContext http,
             HttpHeaders headers,
+            User user,
             Caskade db,
             Metrics metrics,
             HttpOptions options,
@@ -127,7 +133,7 @@ final class WatchSocket extends SimpleChannelInboundHandler<WebSocketFrame> {
                 .build();
         p.addAfter(http.name(), "ws", new WebSocketServerProtocolHandler(config));
         p.addAfter("ws", "ws-messages", new WebSocketFrameAggregator(maxFrame));
-        p.addAfter("ws-messages", "ws-watches", new WatchSocket(db, metrics, options, workers, http.channel()));
+        p.addAfter("ws-messages", "ws-watches", new WatchSocket(db, metrics, options, workers, http.channel(), user));
         int buffer = options.webSocket().bufferBytes();
         http.channel().config().setWriteBufferWaterMark(new WriteBufferWaterMark(buffer / 2, buffer));
         // the original request was copied and released; the handshake needs only its headers
@@ -281,6 +287,11 @@ final class WatchSocket extends SimpleChannelInboundHandler<WebSocketFrame> {
     private void watch(HttpJson.SocketRequest request) {
         String id = id(request);
         byte[] prefix = prefix(request);
+        if (!user.canAll(Access.READ, prefix))
+            throw new HttpFailure(
+                    403,
+                    "user " + user.name() + " may not read every key under the prefix '"
+                            + new String(prefix, StandardCharsets.UTF_8) + "'");
         boolean snapshot = Boolean.TRUE.equals(request.snapshot());
         if (request.from() != null && request.from() < 0) throw HttpFailure.badRequest("from must not be negative");
         if (snapshot && request.from() != null)
