@@ -145,6 +145,7 @@ final class RespHandler extends SimpleChannelInboundHandler<RedisMessage> {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
         if (evt instanceof IdleStateEvent) {
+            if (session != null && session.listening()) return; // a subscriber waits quietly by design
             LOG.debug("closing idle client {}", session == null ? "?" : session.remoteAddress);
             ctx.close();
             return;

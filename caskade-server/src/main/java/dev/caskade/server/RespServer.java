@@ -34,6 +34,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,10 +56,15 @@ public final class RespServer implements AutoCloseable {
     /** The Redis version clients are told, for the ones that gate features on it. */
     static final String REDIS_VERSION = "7.2.0";
 
+    /** The pipeline name of a connection's idle timer, which CONFIG SET timeout replaces. */
+    private static final String IDLE = "idle";
+
     static final String VERSION =
             Objects.requireNonNullElse(RespServer.class.getPackage().getImplementationVersion(), "dev");
 
-    private final RespOptions options;
+    /** Replaced by CONFIG SET; read afresh for every new connection and every check. */
+    private volatile RespOptions options;
+
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
     private final ChannelGroup channels = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
@@ -73,6 +79,7 @@ public final class RespServer implements AutoCloseable {
     private ExecutorService commitThreads;
 
     private Channel serverChannel;
+    private RespCommands commands;
 
     private RespServer(RespOptions options) {
         this.options = options;
@@ -102,7 +109,7 @@ public final class RespServer implements AutoCloseable {
     }
 
     private void bind(Caskade db) throws InterruptedException {
-        RespCommands commands = new RespCommands(db, this);
+        commands = new RespCommands(db, this);
         if (db.options().durability() instanceof Durability.Sync) {
             commitThreads = Executors.newVirtualThreadPerTaskExecutor();
         }
@@ -119,8 +126,10 @@ public final class RespServer implements AutoCloseable {
                         channels.add(ch);
                         ChannelPipeline p = ch.pipeline();
                         if (!options.idleTimeout().isZero()) {
-                            p.addLast(new IdleStateHandler(
-                                    0, 0, options.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
+                            p.addLast(
+                                    IDLE,
+                                    new IdleStateHandler(
+                                            0, 0, options.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
                         }
                         p.addLast(new RedisDecoder(true));
                         p.addLast(new RespFrameGuard(options.maxRequestBytes()));
@@ -143,9 +152,26 @@ public final class RespServer implements AutoCloseable {
         return ((InetSocketAddress) serverChannel.localAddress()).getPort();
     }
 
-    /** The options this server was started with. */
+    /** The options in force: those it was started with, as changed since by CONFIG SET. */
     public RespOptions options() {
         return options;
+    }
+
+    /** CONFIG SET: new connections get the new options; a new idle timeout applies to every connection at once. */
+    synchronized void reconfigure(UnaryOperator<RespOptions> change) {
+        RespOptions before = options;
+        RespOptions after = change.apply(before);
+        options = after;
+        if (after.idleTimeout().equals(before.idleTimeout())) return;
+        long millis = after.idleTimeout().toMillis();
+        for (Channel ch : channels) {
+            ch.eventLoop().execute(() -> {
+                ChannelPipeline p = ch.pipeline();
+                if (p.get(IDLE) != null) p.remove(IDLE);
+                if (millis > 0 && ch.isActive())
+                    p.addFirst(IDLE, new IdleStateHandler(0, 0, millis, TimeUnit.MILLISECONDS));
+            });
+        }
     }
 
     /** Stops accepting, closes every connection and stops the event loops; the store stays open. */
@@ -153,6 +179,7 @@ public final class RespServer implements AutoCloseable {
     public void close() {
         if (serverChannel != null) serverChannel.close().syncUninterruptibly();
         channels.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        if (commands != null) commands.close();
         boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         if (commitThreads != null) {
@@ -182,6 +209,11 @@ public final class RespServer implements AutoCloseable {
         sessions.put(s.id, s);
         channelsById.put(s.id, ch);
         return s;
+    }
+
+    /** The connection of client {@code id}, or null once it is gone. */
+    Channel channel(long id) {
+        return channelsById.get(id);
     }
 
     void unregister(RespSession s) {
