@@ -162,7 +162,7 @@ final class RespCommands {
         String name = new String(args.get(0), UTF_8).toUpperCase(Locale.ROOT);
         Spec spec = SPECS.get(name);
         RespReply refusal = spec == null ? unknown(args) : arityError(spec, args.size());
-        if (refusal == null && s.protocol == RespProtocol.RESP2 && !ALLOWED_SUBSCRIBED.contains(name) && s.subscribed())
+        if (refusal == null && s.protocol == RespProtocol.RESP2 && s.subscribed() && !ALLOWED_SUBSCRIBED.contains(name))
             refusal = err("ERR Can't execute '" + spec.name()
                     + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
         if (refusal == null && s.inMulti() && STREAMING.contains(name))
@@ -305,7 +305,7 @@ final class RespCommands {
             case "CASKADE.WATCH" -> caskadeWatch(s, a);
             case "CASKADE.UNWATCH" -> {
                 RespSubscriber sub = s.subscriber;
-                yield integer(sub == null ? 0 : sub.unwatch(a.subList(1, a.size())));
+                yield sub == null ? RespReply.ZERO : sub.unwatch(a.subList(1, a.size()));
             }
             case "DBSIZE" -> integer(db.stats().keys());
             case "TIME" -> {

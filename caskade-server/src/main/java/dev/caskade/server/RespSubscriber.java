@@ -6,6 +6,7 @@ import dev.caskade.WatchEvent;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -13,6 +14,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
@@ -52,6 +54,10 @@ final class RespSubscriber {
     private final Map<ByteBuffer, RespWatchStream> watches = new LinkedHashMap<>();
     private boolean closed;
     private boolean tooSlow;
+    /** Frames sent from other threads, waiting for the event loop to write them. */
+    private final ArrayDeque<ByteBuf> pending = new ArrayDeque<>();
+
+    private boolean drainScheduled;
 
     /** Bytes written to the channel whose write has not completed yet. */
     private final AtomicLong unsent = new AtomicLong();
@@ -174,8 +180,11 @@ final class RespSubscriber {
         return RespReply.SENT;
     }
 
-    /** CASKADE.UNWATCH: stops the streams of the prefixes given, or all; returns how many were stopped. */
-    synchronized long unwatch(List<byte[]> prefixes) {
+    /**
+     * CASKADE.UNWATCH: stops the streams of the prefixes given, or all, and answers how many were stopped; the
+     * answer is sent here, in order with their pushes, so none of them follows it.
+     */
+    synchronized RespReply unwatch(List<byte[]> prefixes) {
         List<RespWatchStream> stopped = new ArrayList<>();
         if (prefixes.isEmpty()) {
             stopped.addAll(watches.values());
@@ -188,7 +197,8 @@ final class RespSubscriber {
         }
         // out of the map now, so nothing more of them is written: the reply is their last word
         stopped.forEach(RespWatchStream::stop);
-        return stopped.size();
+        send(RespReply.integer(stopped.size()));
+        return RespReply.SENT;
     }
 
     /**
@@ -255,15 +265,52 @@ final class RespSubscriber {
     synchronized void close() {
         clear();
         closed = true;
+        discardPending();
     }
 
-    /** Queues one frame on the socket without waiting for it to be written. */
+    /**
+     * Queues one frame for the socket without waiting for it to be written. Frames reach the wire in the order
+     * they are sent under this lock: a thread other than the connection's event loop appends to {@link #pending},
+     * which the event loop drains; the event loop itself drains what is pending before its own frame. (Writing
+     * from other threads straight to the channel would let the event loop's own writes overtake them.)
+     */
     private void send(RespReply frame) {
         ByteBuf out = channel.alloc().buffer();
         session.protocol.encode(frame, out);
-        int size = out.readableBytes();
-        unsent.addAndGet(size);
-        channel.writeAndFlush(out).addListener(f -> unsent.addAndGet(-size));
+        unsent.addAndGet(out.readableBytes());
+        pending.add(out);
+        if (channel.eventLoop().inEventLoop()) {
+            drain();
+        } else if (!drainScheduled) {
+            drainScheduled = true;
+            try {
+                channel.eventLoop().execute(this::drainScheduled);
+            } catch (RejectedExecutionException stopping) {
+                discardPending(); // the server is shutting down with the connection
+            }
+        }
+    }
+
+    private synchronized void drainScheduled() {
+        drainScheduled = false;
+        drain();
+    }
+
+    /** On the event loop, under the lock: hands every pending frame to the channel, then flushes once. */
+    private void drain() {
+        if (pending.isEmpty()) return;
+        for (ByteBuf b; (b = pending.poll()) != null; ) {
+            int size = b.readableBytes();
+            channel.write(b).addListener(f -> unsent.addAndGet(-size));
+        }
+        channel.flush();
+    }
+
+    private void discardPending() {
+        for (ByteBuf b; (b = pending.poll()) != null; ) {
+            unsent.addAndGet(-b.readableBytes());
+            b.release();
+        }
     }
 
     private static RespReply tooMany(int limit) {

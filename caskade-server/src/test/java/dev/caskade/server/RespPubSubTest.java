@@ -42,8 +42,12 @@ class RespPubSubTest {
     RespServer server;
 
     private void start(RespOptions options) {
+        start(options, Durability.NONE);
+    }
+
+    private void start(RespOptions options, Durability durability) {
         db = Caskade.open(
-                dir, CaskadeOptions.defaults().withDurability(Durability.NONE).withReapInterval(Duration.ofMillis(20)));
+                dir, CaskadeOptions.defaults().withDurability(durability).withReapInterval(Duration.ofMillis(20)));
         server = RespServer.start(db, options.withBindAddress("127.0.0.1").withPort(0));
     }
 
@@ -342,6 +346,75 @@ class RespPubSubTest {
                 assertThat(j.pubsubNumPat()).isZero();
                 assertThat(db.stats().watches()).isZero();
             });
+        }
+    }
+
+    /** Under SYNC, commands run off the event loop, which must not change what order frames arrive in. */
+    enum Mode {
+        NONE,
+        SYNC
+    }
+
+    @ParameterizedTest
+    @EnumSource(Mode.class)
+    void noMessageFollowsItsUnsubscribeAndNoneComesBeforeItsSubscribe(Mode mode) throws Exception {
+        start(RespOptions.defaults(), mode == Mode.SYNC ? Durability.SYNC : Durability.NONE);
+        java.util.concurrent.atomic.AtomicBoolean running = new java.util.concurrent.atomic.AtomicBoolean(true);
+        try (RespSocket s = socket();
+                RespSocket w = socket()) {
+            s.call("HELLO", "3");
+            w.call("HELLO", "3");
+            // a publisher and a writer that never stop while the subscriptions come and go
+            Thread publisher = Thread.ofVirtual().start(() -> {
+                try (Jedis pub = jedis(RedisProtocol.RESP2)) {
+                    for (int i = 0; running.get() && i < 1_000_000; i++) pub.publish("ch", "m" + i);
+                }
+            });
+            db.put("w/0", "first"); // history for the first watch
+            Thread writer = Thread.ofVirtual().start(() -> {
+                for (int i = 0; running.get() && i < 1_000_000; i++) {
+                    db.put("w/" + (i % 10), "v" + i);
+                    // at most ~10,000 commits a second: a watch must not overflow here, which is tested elsewhere
+                    if (i % 10 == 0) java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+                }
+            });
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            int messages = 0, commits = 0; // counted for a failure's message
+            for (int round = 0; round < 30 && System.nanoTime() < deadline; round++) {
+                // pub/sub: messages only between the confirmations
+                assertThat(s.call("SUBSCRIBE", "ch")).isEqualTo(push("subscribe", "ch", 1L));
+                // one message first, so more are in flight when UNSUBSCRIBE arrives
+                assertThat(((RespSocket.Push) s.read()).items().get(0)).isEqualTo("message");
+                messages++;
+                s.send("UNSUBSCRIBE", "ch");
+                Object f;
+                while (!((f = s.read()) instanceof RespSocket.Push p
+                        && p.items().get(0).equals("unsubscribe"))) {
+                    assertThat(f).isInstanceOf(RespSocket.Push.class);
+                    assertThat(((RespSocket.Push) f).items().get(0)).isEqualTo("message");
+                    messages++;
+                }
+                // watches: commits only between +OK and the UNWATCH reply
+                long from = Math.max(0, db.revision() - 20);
+                assertThat(w.call("CASKADE.WATCH", "w/", Long.toString(from))).isEqualTo("OK");
+                assertThat(((RespSocket.Push) w.read()).items().get(0)).isEqualTo("caskade.watch");
+                commits++;
+                w.send("CASKADE.UNWATCH");
+                while (!((f = w.read()) instanceof Long)) {
+                    assertThat(f).isInstanceOf(RespSocket.Push.class);
+                    assertThat(((RespSocket.Push) f).items().get(0)).isEqualTo("caskade.watch");
+                    commits++;
+                }
+                assertThat(f).isEqualTo(1L);
+            }
+            // after the last UNSUBSCRIBE/UNWATCH: silence, whatever is still published or written
+            assertThat(s.poll(100)).as("after %d messages", messages).isSameAs(RespSocket.NOTHING);
+            assertThat(w.poll(100)).as("after %d commits", commits).isSameAs(RespSocket.NOTHING);
+            running.set(false);
+            publisher.join(WAIT.toMillis());
+            writer.join(WAIT.toMillis());
+        } finally {
+            running.set(false);
         }
     }
 
