@@ -475,6 +475,28 @@ class RespPubSubTest {
         }
     }
 
+    @Test
+    void keyspaceFeedThatFallsBehindResumesWithoutLossOrRepeat() throws Exception {
+        // a watch buffer of one commit: the notifier's watch overflows over and over during the burst below
+        db = Caskade.open(
+                dir, CaskadeOptions.defaults().withDurability(Durability.NONE).withWatchBuffer(1));
+        server = RespServer.start(db, RespOptions.defaults().withPort(0));
+        try (RespSocket s = socket()) {
+            s.call("CONFIG", "SET", "notify-keyspace-events", "E$");
+            assertThat(s.call("SUBSCRIBE", "__keyevent@0__:set"))
+                    .isEqualTo(List.of("subscribe", "__keyevent@0__:set", 1L));
+            int n = 3000;
+            for (int i = 0; i < n; i++) db.put("k" + i, "v");
+            for (int i = 0; i < n; i++) {
+                assertThat(s.read()).as("event %d", i).isEqualTo(List.of("message", "__keyevent@0__:set", "k" + i));
+            }
+            assertThat(s.poll(200)).isSameAs(RespSocket.NOTHING);
+            assertThat(db.stats().watches())
+                    .as("one feed, however often it restarted")
+                    .isEqualTo(1);
+        }
+    }
+
     private static void expectEvent(RespSocket s, String key, String event) {
         assertThat(s.read()).isEqualTo(List.of("pmessage", "__key*__:*", "__keyspace@0__:" + key, event));
         assertThat(s.read()).isEqualTo(List.of("pmessage", "__key*__:*", "__keyevent@0__:" + event, key));
