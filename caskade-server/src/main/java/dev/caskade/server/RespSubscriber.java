@@ -59,7 +59,7 @@ final class RespSubscriber {
 
     private boolean drainScheduled;
 
-    /** Bytes written to the channel whose write has not completed yet. */
+    /** Bytes sent (pending, or handed to the channel) whose write to the socket has not completed yet. */
     private final AtomicLong unsent = new AtomicLong();
 
     RespSubscriber(RespSession session, Channel channel, RespPubSub pubsub, Supplier<RespOptions> options) {

@@ -126,6 +126,7 @@ class RespPubSubTest {
         Listener listener = new Listener();
         try (Jedis sub = jedis(protocol);
                 Jedis pub = jedis(RedisProtocol.RESP2)) {
+            assertThat(sub.clientInfo()).contains(" resp=" + (protocol == RedisProtocol.RESP3 ? 3 : 2) + " ");
             Thread t = Thread.ofVirtual().start(() -> sub.subscribe(listener, "news"));
             assertThat(listener.next()).isEqualTo("subscribe news 1");
             listener.psubscribe("n*");
@@ -710,10 +711,10 @@ class RespPubSubTest {
             assertThat(receivers)
                     .as("the slow subscriber was dropped after %d messages", sent)
                     .isEqualTo(1);
-            assertThat(slowest).as("no publish waited for the slow subscriber").isLessThan(TimeUnit.SECONDS.toNanos(1));
+            assertThat(slowest).as("no publish waited for the slow subscriber").isLessThan(TimeUnit.SECONDS.toNanos(2));
             long t0 = System.nanoTime();
             assertThat(other.set("k", "v")).isEqualTo("OK");
-            assertThat(System.nanoTime() - t0).isLessThan(TimeUnit.SECONDS.toNanos(1));
+            assertThat(System.nanoTime() - t0).isLessThan(TimeUnit.SECONDS.toNanos(2));
             assertThat(pub.pubsubNumSub("big")).containsEntry("big", 1L);
             // the fast one got every message, in order
             for (int i = 0; i < sent; i++) {
@@ -734,11 +735,11 @@ class RespPubSubTest {
     @Test
     void slowWatchStreamEndsWithTheRevisionToResumeFrom() {
         start(RespOptions.defaults().withMaxPushBytes(64 * 1024));
-        String value = "v".repeat(16 * 1024);
+        String value = "v".repeat(8 * 1024);
         try (RespSocket s = socket()) {
             s.call("HELLO", "3");
             assertThat(s.call("CASKADE.WATCH", "", "0")).isEqualTo("OK");
-            // the client reads nothing while 1000 commits of 16 KiB are made (more than socket buffers hold)
+            // the client reads nothing while 1000 commits of 8 KiB are made (more than socket buffers hold)
             int commits = 1000;
             for (int i = 1; i <= commits; i++) db.put("k" + i, value);
             // the stream waits a while for the client to drain anything, then gives up
