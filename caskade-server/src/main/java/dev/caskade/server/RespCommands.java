@@ -112,22 +112,41 @@ final class RespCommands {
             "unwatch 1 0 0 0 fast",
             "caskade.revision 1 0 0 0 readonly,fast",
             "caskade.get 2 1 1 1 readonly,fast",
-            "caskade.cas 4 1 1 1 write,fast");
+            "caskade.cas 4 1 1 1 write,fast",
+            "subscribe -2 0 0 0 pubsub,noscript,loading,stale",
+            "unsubscribe -1 0 0 0 pubsub,noscript,loading,stale",
+            "psubscribe -2 0 0 0 pubsub,noscript,loading,stale",
+            "punsubscribe -1 0 0 0 pubsub,noscript,loading,stale",
+            "publish 3 0 0 0 pubsub,loading,stale,fast",
+            "pubsub -2 0 0 0 pubsub,loading,stale",
+            "caskade.watch 3 0 0 0 readonly,noscript",
+            "caskade.unwatch -1 0 0 0 noscript,fast");
 
     private static final RespReply NOAUTH = err("NOAUTH Authentication required.");
     private static final RespReply WRONGPASS = err("WRONGPASS invalid username-password pair or user is disabled.");
     private static final RespReply NOPERM_KEY = err("NOPERM No permissions to access a key");
+    private static final RespReply NOPERM_CHANNEL = err("NOPERM No permissions to access a channel");
 
     private final Caskade db;
     private final RespServer server;
     private final Users users;
     private final Clock clock;
+    private final RespPubSub pubsub = new RespPubSub();
+    private final RespKeyspaceEvents keyspace;
+    private final RespConfig config;
 
     RespCommands(Caskade db, RespServer server, Users users) {
         this.db = db;
         this.server = server;
         this.users = users;
         this.clock = db.options().clock();
+        this.keyspace = new RespKeyspaceEvents(db, pubsub);
+        this.config = new RespConfig(db, server, keyspace);
+    }
+
+    /** Stops what runs in the background: the keyspace notifications' change feed. */
+    void close() {
+        keyspace.close();
     }
 
     private static Map<String, Spec> specs(String... lines) {
@@ -152,6 +171,11 @@ final class RespCommands {
         String name = name(args.get(0));
         Spec spec = SPECS.get(name);
         RespReply refusal = spec == null ? unknown(args) : arityError(spec, args.size());
+        if (refusal == null && s.protocol == RespProtocol.RESP2 && s.subscribed() && !ALLOWED_SUBSCRIBED.contains(name))
+            refusal = err("ERR Can't execute '" + spec.name()
+                    + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
+        if (refusal == null && s.inMulti() && STREAMING.contains(name))
+            refusal = err("ERR Command not allowed inside a transaction");
         if (refusal == null) refusal = permit(s, name, spec, args);
         if (s.inMulti() && !isTransactionControl(name)) {
             if (refusal != null) {
@@ -197,6 +221,22 @@ final class RespCommands {
             case "MULTI", "EXEC", "DISCARD", "WATCH", "QUIT", "RESET" -> true;
             default -> false;
         };
+    }
+
+    /** What a RESP2 connection in subscribed mode may still run. */
+    private static final java.util.Set<String> ALLOWED_SUBSCRIBED =
+            java.util.Set.of("SUBSCRIBE", "PSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "PING", "QUIT", "RESET");
+
+    /**
+     * Commands whose replies are streams of frames, which an EXEC's single array cannot hold (Redis allows
+     * SUBSCRIBE in MULTI; Caskade refuses it).
+     */
+    private static final java.util.Set<String> STREAMING = java.util.Set.of(
+            "SUBSCRIBE", "PSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "CASKADE.WATCH", "CASKADE.UNWATCH");
+
+    /** True for the commands whose confirmations the subscriber writes itself, outside the reply order. */
+    static boolean writesOwnReplies(byte[] name) {
+        return name.length <= 16 && STREAMING.contains(new String(name, UTF_8).toUpperCase(Locale.ROOT));
     }
 
     /** Commands that only read and are quick: safe to answer on the event loop when nothing is queued. */
@@ -251,9 +291,13 @@ final class RespCommands {
     private RespReply dispatch(RespSession s, String name, List<byte[]> a, RespTransaction tx) {
         return switch (name) {
             case "PING" ->
-                a.size() == 1
-                        ? new RespReply.Simple("PONG")
-                        : a.size() == 2 ? new RespReply.Bulk(a.get(1)) : wrongArgs("ping");
+                a.size() > 2
+                        ? wrongArgs("ping")
+                        : s.protocol == RespProtocol.RESP2 && s.subscribed()
+                                // subscribed mode: a reply shaped like a message, as Redis sends it
+                                ? RespReply.array(List.of(
+                                        bulk("pong"), new RespReply.Bulk(a.size() == 2 ? a.get(1) : new byte[0])))
+                                : a.size() == 1 ? new RespReply.Simple("PONG") : new RespReply.Bulk(a.get(1));
             case "ECHO" -> new RespReply.Bulk(a.get(1));
             case "HELLO" -> hello(s, a);
             case "AUTH" -> auth(s, a);
@@ -271,6 +315,21 @@ final class RespCommands {
             case "CLIENT" -> client(s, a);
             case "INFO" -> info(a);
             case "CONFIG" -> config(a);
+            case "SUBSCRIBE", "PSUBSCRIBE" -> {
+                RespSubscriber sub = subscriber(s);
+                yield sub == null ? gone() : sub.subscribe(a.subList(1, a.size()), name.equals("PSUBSCRIBE"));
+            }
+            case "UNSUBSCRIBE", "PUNSUBSCRIBE" -> {
+                RespSubscriber sub = subscriber(s);
+                yield sub == null ? gone() : sub.unsubscribe(a.subList(1, a.size()), name.equals("PUNSUBSCRIBE"));
+            }
+            case "PUBLISH" -> integer(pubsub.publish(a.get(1), a.get(2)));
+            case "PUBSUB" -> pubsub(a);
+            case "CASKADE.WATCH" -> caskadeWatch(s, a);
+            case "CASKADE.UNWATCH" -> {
+                RespSubscriber sub = s.subscriber;
+                yield sub == null ? RespReply.ZERO : sub.unwatch(a.subList(1, a.size()));
+            }
             case "DBSIZE" -> integer(db.stats().keys());
             case "TIME" -> {
                 Instant now = clock.instant();
@@ -449,8 +508,15 @@ final class RespCommands {
                 if (changed(watched, snap::get)) return NULL_ARRAY;
                 RespTransaction tx = new RespTransaction(snap::get, clock.millis());
                 List<RespReply> replies = new ArrayList<>(queue.size());
+                List<Integer> publishes = new ArrayList<>();
                 for (List<byte[]> args : queue) {
                     String name = new String(args.get(0), UTF_8).toUpperCase(Locale.ROOT);
+                    if (name.equals("PUBLISH")) {
+                        // sent once the commit holds: a retried EXEC must not publish twice
+                        publishes.add(replies.size());
+                        replies.add(null);
+                        continue;
+                    }
                     try {
                         // checked again: an AUTH queued before it may have changed the user
                         RespReply denied = permit(s, name, SPECS.get(name), args);
@@ -462,6 +528,11 @@ final class RespCommands {
                 watched.forEach((k, rev) -> tx.expect(k.array(), rev));
                 try {
                     tx.commit(db);
+                    for (int i : publishes)
+                        replies.set(
+                                i,
+                                integer(pubsub.publish(
+                                        queue.get(i).get(1), queue.get(i).get(2))));
                     return RespReply.array(replies);
                 } catch (ConflictException e) {
                     if (changed(watched, db::get)) return NULL_ARRAY;
@@ -845,6 +916,8 @@ final class RespCommands {
             if (v == null) return err("ERR Protocol version is not an integer or out of range");
             if (v != 2 && v != 3) return err("NOPROTO unsupported protocol version");
             protocol = v == 2 ? RespProtocol.RESP2 : RespProtocol.RESP3;
+            if (protocol == RespProtocol.RESP2 && s.subscriber != null && s.subscriber.watchCount() > 0)
+                return err("ERR CASKADE.WATCH streams need RESP3: CASKADE.UNWATCH them before HELLO 2");
             for (int i = 2; i < a.size(); i++) {
                 String opt = upper(a.get(i));
                 if (opt.equals("AUTH") && i + 2 < a.size()) {
@@ -962,6 +1035,24 @@ final class RespCommands {
             }
             case "WATCH" -> {
                 return keys(u, Access.READ, a, 1, -1, 1);
+            }
+            // channels share the key space's rules: a channel is readable (subscribe) or writable (publish) as the
+            // key of the same name would be; keyspace channels therefore need read on those names too
+            case "PUBLISH" -> {
+                return u.can(Access.WRITE, a.get(1)) ? null : NOPERM_CHANNEL;
+            }
+            case "SUBSCRIBE" -> {
+                for (int i = 1; i < a.size(); i++) if (!u.can(Access.READ, a.get(i))) return NOPERM_CHANNEL;
+                return null;
+            }
+            case "PSUBSCRIBE" -> {
+                for (int i = 1; i < a.size(); i++) {
+                    if (!u.canAll(Access.READ, new RespGlob(a.get(i)).literalPrefix())) return NOPERM_CHANNEL;
+                }
+                return null;
+            }
+            case "CASKADE.WATCH" -> {
+                return u.canAll(Access.READ, a.get(1)) ? null : NOPERM_KEY;
             }
             default -> {
                 if (spec == null || spec.firstKey() <= 0) return null;
@@ -1081,10 +1172,14 @@ final class RespCommands {
 
     private String describe(RespSession c) {
         long now = clock.millis();
+        RespSubscriber sub = c.subscriber;
+        int channels = sub == null ? 0 : sub.channelCount();
+        int patterns = sub == null ? 0 : sub.patternCount();
+        String flags = (c.inMulti() ? "x" : "") + (channels + patterns > 0 ? "P" : "");
         return "id=" + c.id + " addr=" + c.remoteAddress + " laddr=" + c.localAddress + " fd=0 name="
                 + (c.name == null ? "" : c.name) + " age=" + (now - c.createdAt) / 1000 + " idle="
-                + (now - c.lastCommandAt) / 1000 + " flags=" + (c.inMulti() ? "x" : "N")
-                + " db=0 sub=0 psub=0 ssub=0 multi=" + (c.inMulti() ? c.queue.size() : -1)
+                + (now - c.lastCommandAt) / 1000 + " flags=" + (flags.isEmpty() ? "N" : flags)
+                + " db=0 sub=" + channels + " psub=" + patterns + " ssub=0 multi=" + (c.inMulti() ? c.queue.size() : -1)
                 + " watch=" + c.watched.size() + " cmd=" + c.lastCommand() + " user="
                 + (c.user == null ? "" : c.user.name()) + " resp="
                 + c.protocol.version() + " lib-name=" + c.libName + " lib-ver=" + c.libVersion;
@@ -1133,30 +1228,11 @@ final class RespCommands {
         switch (sub) {
             case "GET" -> {
                 if (a.size() < 3) return wrongArgs("config|get");
-                Map<String, String> settings = new LinkedHashMap<>();
-                settings.put("save", "");
-                settings.put("appendonly", "no");
-                settings.put("databases", "1");
-                settings.put("maxclients", Integer.toString(server.options().maxClients()));
-                settings.put(
-                        "proto-max-bulk-len", Long.toString(server.options().maxRequestBytes()));
-                settings.put(
-                        "timeout", Long.toString(server.options().idleTimeout().toSeconds()));
-                settings.put("caskade-durability", db.stats().durability());
-                List<RespReply> flat = new ArrayList<>();
-                settings.forEach((k, v) -> {
-                    for (int i = 2; i < a.size(); i++) {
-                        if (new RespGlob(a.get(i)).matches(k.getBytes(UTF_8))) {
-                            flat.add(bulk(k));
-                            flat.add(bulk(v));
-                            break;
-                        }
-                    }
-                });
-                return new RespReply.Dict(flat);
+                return config.get(a.subList(2, a.size()));
             }
             case "SET" -> {
-                return err("ERR CONFIG SET is not supported by Caskade; settings come from its configuration");
+                if (a.size() < 4 || a.size() % 2 != 0) return wrongArgs("config|set");
+                return config.set(a.subList(2, a.size()));
             }
             case "RESETSTAT" -> {
                 return OK;
@@ -1165,6 +1241,71 @@ final class RespCommands {
                 return err("ERR unknown subcommand '" + new String(a.get(1), UTF_8) + "'. Try CONFIG HELP.");
             }
         }
+    }
+
+    // ---- pub/sub
+
+    /** The connection's pub/sub side, made on first use; null if the connection has already gone. */
+    private RespSubscriber subscriber(RespSession s) {
+        RespSubscriber sub = s.subscriber;
+        if (sub != null) return sub;
+        io.netty.channel.Channel ch = server.channel(s.id);
+        if (ch == null) return null;
+        RespSubscriber created = new RespSubscriber(s, ch, pubsub, server::options);
+        s.subscriber = created;
+        // a connection that goes away leaves its channels and stops its watches
+        ch.closeFuture().addListener(f -> created.close());
+        return created;
+    }
+
+    private static RespReply gone() {
+        return err("ERR the connection is closing");
+    }
+
+    private RespReply pubsub(List<byte[]> a) {
+        String sub = upper(a.get(1));
+        return switch (sub) {
+            case "CHANNELS" -> {
+                if (a.size() > 3) yield wrongArgs("pubsub|channels");
+                RespGlob filter = a.size() == 3 ? new RespGlob(a.get(2)) : null;
+                yield RespReply.array(pubsub.channels(filter).stream()
+                        .map(c -> (RespReply) new RespReply.Bulk(c))
+                        .toList());
+            }
+            case "NUMSUB" -> {
+                List<RespReply> out = new ArrayList<>();
+                for (int i = 2; i < a.size(); i++) {
+                    out.add(new RespReply.Bulk(a.get(i)));
+                    out.add(integer(pubsub.subscribers(a.get(i))));
+                }
+                yield RespReply.array(out);
+            }
+            case "NUMPAT" -> a.size() != 2 ? wrongArgs("pubsub|numpat") : integer(pubsub.patternCount());
+            case "HELP" ->
+                RespReply.array(Stream.of(
+                                "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                                "CHANNELS [<pattern>]",
+                                "    Return the currently active channels matching a <pattern> (default: '*').",
+                                "NUMPAT",
+                                "    Return number of subscriptions to patterns.",
+                                "NUMSUB [<channel> ...]",
+                                "    Return the number of subscribers for the specified channels, excluding",
+                                "    pattern subscriptions(default: no channels).",
+                                "HELP",
+                                "    Print this help.")
+                        .map(line -> (RespReply) new RespReply.Simple(line))
+                        .toList());
+            default -> err("ERR unknown subcommand '" + new String(a.get(1), UTF_8) + "'. Try PUBSUB HELP.");
+        };
+    }
+
+    private RespReply caskadeWatch(RespSession s, List<byte[]> a) {
+        if (s.protocol != RespProtocol.RESP3)
+            return err("ERR CASKADE.WATCH streams RESP3 pushes: switch the connection with HELLO 3 first");
+        Long from = parseLong(a.get(2));
+        if (from == null || from < 0) return notInteger();
+        RespSubscriber sub = subscriber(s);
+        return sub == null ? gone() : sub.watch(db, a.get(1), from);
     }
 
     private RespReply info(List<byte[]> a) {
@@ -1186,12 +1327,16 @@ final class RespCommands {
         sections.put(
                 "clients",
                 "connected_clients:" + server.sessions().size() + "\r\nmaxclients:"
-                        + server.options().maxClients() + "\r\n");
+                        + server.options().maxClients() + "\r\npubsub_clients:"
+                        + server.sessions().stream()
+                                .filter(RespSession::subscribed)
+                                .count() + "\r\n");
         sections.put(
                 "stats",
                 "total_connections_received:" + server.totalConnections()
                         + "\r\ntotal_commands_processed:" + server.totalCommands() + "\r\nrejected_connections:"
-                        + server.rejectedConnections() + "\r\n");
+                        + server.rejectedConnections() + "\r\npubsub_channels:" + pubsub.channelCount()
+                        + "\r\npubsub_patterns:" + pubsub.patternCount() + "\r\n");
         sections.put(
                 "persistence",
                 "loading:0\r\ncaskade_durability:" + st.durability() + "\r\ncaskade_revision:"

@@ -50,6 +50,12 @@ final class RespHandler extends ChannelInboundHandlerAdapter {
     private final ArrayDeque<List<byte[]>> waiting = new ArrayDeque<>();
 
     private boolean loggingIn;
+    /** A command that writes its own replies (SUBSCRIBE...) waits until the held replies before it are out. */
+    private boolean awaitingHeld;
+
+    private boolean paused() {
+        return loggingIn || awaitingHeld;
+    }
 
     private RespSession session;
     private boolean closing;
@@ -89,15 +95,31 @@ final class RespHandler extends ChannelInboundHandlerAdapter {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (closing) return;
         List<byte[]> args = (List<byte[]>) msg;
-        if (loggingIn) {
+        if (paused()) {
             waiting.add(args);
             return;
         }
+        dispatch(ctx, args);
+    }
+
+    private void dispatch(ChannelHandlerContext ctx, List<byte[]> args) {
         if (logins != null && RespCommands.logsIn(args.get(0))) {
             login(ctx, args);
-            return;
+        } else if (!held.isEmpty() && RespCommands.writesOwnReplies(args.get(0))) {
+            // its confirmations go straight to the socket: they must not overtake replies still held
+            awaitingHeld = true;
+            waiting.add(args);
+            ctx.channel().config().setAutoRead(false);
+        } else {
+            run(ctx, execute(args));
         }
-        run(ctx, execute(args));
+    }
+
+    /** Runs the commands that waited, until one has to wait again. */
+    private void resume(ChannelHandlerContext ctx) {
+        while (!paused() && !closing && !waiting.isEmpty()) dispatch(ctx, waiting.poll());
+        flushAndAwait(ctx);
+        if (!paused() && !closing) ctx.channel().config().setAutoRead(held.size() < MAX_HELD);
     }
 
     private RespReply execute(List<byte[]> args) {
@@ -133,16 +155,7 @@ final class RespHandler extends ChannelInboundHandlerAdapter {
     private void afterLogin(ChannelHandlerContext ctx, List<byte[]> args, RespReply reply) {
         loggingIn = false;
         run(ctx, reply);
-        while (!loggingIn && !closing && !waiting.isEmpty()) {
-            List<byte[]> next = waiting.poll();
-            if (RespCommands.logsIn(next.get(0))) {
-                login(ctx, next);
-            } else {
-                run(ctx, execute(next));
-            }
-        }
-        flushAndAwait(ctx);
-        if (!loggingIn && !closing) ctx.channel().config().setAutoRead(held.size() < MAX_HELD);
+        resume(ctx);
     }
 
     /** Sends or holds the reply of a command that ran. */
@@ -208,7 +221,11 @@ final class RespHandler extends ChannelInboundHandlerAdapter {
             }
         }
         ctx.flush();
-        if (held.size() < MAX_HELD / 2 && !closing && !loggingIn)
+        if (held.isEmpty() && awaitingHeld) {
+            awaitingHeld = false;
+            resume(ctx);
+        }
+        if (held.size() < MAX_HELD / 2 && !closing && !paused())
             ctx.channel().config().setAutoRead(true);
         if (held.isEmpty() && closeWhenReleased) {
             ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
@@ -218,6 +235,7 @@ final class RespHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
         if (evt instanceof IdleStateEvent) {
+            if (session != null && session.listening()) return; // a subscriber waits quietly by design
             LOG.debug("closing idle client {}", session == null ? "?" : session.remoteAddress);
             ctx.close();
             return;

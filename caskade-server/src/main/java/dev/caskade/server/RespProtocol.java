@@ -83,6 +83,13 @@ enum RespProtocol {
                 for (RespReply r : a.items()) encode(r, out);
             }
             case RespReply.Dict d -> writeDict(d, out);
+            case RespReply.Push p -> {
+                header(out, version == 3 ? '>' : '*', p.items().size());
+                for (RespReply r : p.items()) encode(r, out);
+            }
+            case RespReply.Sent s -> {
+                // written already
+            }
         }
     }
 

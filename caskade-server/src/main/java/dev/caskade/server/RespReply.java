@@ -13,6 +13,7 @@ sealed interface RespReply {
     RespReply NULL_ARRAY = new NullArray();
     RespReply ZERO = new Int(0);
     RespReply ONE = new Int(1);
+    RespReply SENT = new Sent();
 
     /** A status line such as {@code +OK}. */
     record Simple(String text) implements RespReply {}
@@ -37,6 +38,15 @@ sealed interface RespReply {
 
     /** Key/value pairs, flattened: a RESP3 map, or a flat array in RESP2. */
     record Dict(List<RespReply> flat) implements RespReply {}
+
+    /** Out-of-band data (pub/sub messages, watch commits): a RESP3 push {@code >}, a plain array in RESP2. */
+    record Push(List<RespReply> items) implements RespReply {}
+
+    /**
+     * Nothing more to write: the command already wrote its own frames in order with the pushes they must
+     * precede (SUBSCRIBE's confirmations, one per channel).
+     */
+    record Sent() implements RespReply {}
 
     static RespReply bulk(String text) {
         return new Bulk(text.getBytes(UTF_8));

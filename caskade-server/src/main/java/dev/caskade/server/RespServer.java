@@ -30,6 +30,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,10 +52,15 @@ public final class RespServer implements AutoCloseable {
     /** The Redis version clients are told, for the ones that gate features on it. */
     static final String REDIS_VERSION = "7.2.0";
 
+    /** The pipeline name of a connection's idle timer, which CONFIG SET timeout replaces. */
+    private static final String IDLE = "idle";
+
     static final String VERSION =
             Objects.requireNonNullElse(RespServer.class.getPackage().getImplementationVersion(), "dev");
 
-    private final RespOptions options;
+    /** Replaced by CONFIG SET; read afresh for every new connection and every check. */
+    private volatile RespOptions options;
+
     private final Users users;
     /** Null for plain TCP. */
     private final SslContext tls;
@@ -74,6 +80,7 @@ public final class RespServer implements AutoCloseable {
 
     private Channel serverChannel;
     private volatile Caskade db;
+    private RespCommands commands;
 
     private RespServer(RespOptions options, Users users, SslContext tls) {
         this.options = options;
@@ -118,7 +125,7 @@ public final class RespServer implements AutoCloseable {
 
     private void bind(Caskade db) throws InterruptedException {
         this.db = db;
-        RespCommands commands = new RespCommands(db, this, users);
+        commands = new RespCommands(db, this, users);
         if (!users.isEmpty()) loginThreads = Executors.newVirtualThreadPerTaskExecutor();
         Class<? extends ServerChannel> type =
                 Epoll.isAvailable() ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
@@ -134,8 +141,10 @@ public final class RespServer implements AutoCloseable {
                         ChannelPipeline p = ch.pipeline();
                         if (tls != null) p.addLast(tls.newHandler(ch.alloc()));
                         if (!options.idleTimeout().isZero()) {
-                            p.addLast(new IdleStateHandler(
-                                    0, 0, options.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
+                            p.addLast(
+                                    IDLE,
+                                    new IdleStateHandler(
+                                            0, 0, options.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
                         }
                         p.addLast(new RespRequestDecoder(options.maxRequestBytes()));
                         p.addLast(new RespHandler(RespServer.this, commands, db, loginThreads));
@@ -159,9 +168,26 @@ public final class RespServer implements AutoCloseable {
         return ((InetSocketAddress) serverChannel.localAddress()).getPort();
     }
 
-    /** The options this server was started with. */
+    /** The options in force: those it was started with, as changed since by CONFIG SET. */
     public RespOptions options() {
         return options;
+    }
+
+    /** CONFIG SET: new connections get the new options; a new idle timeout applies to every connection at once. */
+    synchronized void reconfigure(UnaryOperator<RespOptions> change) {
+        RespOptions before = options;
+        RespOptions after = change.apply(before);
+        options = after;
+        if (after.idleTimeout().equals(before.idleTimeout())) return;
+        long millis = after.idleTimeout().toMillis();
+        for (Channel ch : channels) {
+            ch.eventLoop().execute(() -> {
+                ChannelPipeline p = ch.pipeline();
+                if (p.get(IDLE) != null) p.remove(IDLE);
+                if (millis > 0 && ch.isActive())
+                    p.addFirst(IDLE, new IdleStateHandler(0, 0, millis, TimeUnit.MILLISECONDS));
+            });
+        }
     }
 
     /** Stops accepting, closes every connection and stops the event loops; the store stays open. */
@@ -185,6 +211,7 @@ public final class RespServer implements AutoCloseable {
             }
         }
         channels.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        if (commands != null) commands.close();
         boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         if (loginThreads != null) {
@@ -214,6 +241,11 @@ public final class RespServer implements AutoCloseable {
         sessions.put(s.id, s);
         channelsById.put(s.id, ch);
         return s;
+    }
+
+    /** The connection of client {@code id}, or null once it is gone. */
+    Channel channel(long id) {
+        return channelsById.get(id);
     }
 
     void unregister(RespSession s) {

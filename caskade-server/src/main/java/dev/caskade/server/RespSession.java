@@ -44,6 +44,8 @@ final class RespSession {
     boolean closing;
     /** WATCHed keys and the revision each had when watched (0 = absent). */
     final Map<ByteBuffer, Long> watched = new LinkedHashMap<>();
+    /** Pub/sub state, made by the first command that needs it (SUBSCRIBE, CASKADE.WATCH...). */
+    volatile RespSubscriber subscriber;
 
     /** SCAN cursors handed out on this connection: number to the last key returned; the oldest are forgotten. */
     private final Map<Long, byte[]> scanCursors = new LinkedHashMap<>() {
@@ -80,6 +82,18 @@ final class RespSession {
         return scanCursors.get(cursor);
     }
 
+    /** Subscribed to a channel or pattern: in RESP2, the connection is then in subscribed mode. */
+    boolean subscribed() {
+        RespSubscriber sub = subscriber;
+        return sub != null && sub.subscriptions() > 0;
+    }
+
+    /** Waiting for pushes (messages or watch commits): such a connection is never idle-timed-out, as in Redis. */
+    boolean listening() {
+        RespSubscriber sub = subscriber;
+        return sub != null && sub.listening() > 0;
+    }
+
     boolean inMulti() {
         return queue != null;
     }
@@ -99,6 +113,8 @@ final class RespSession {
     /** RESET: back to a fresh connection's state, keeping the id. */
     void reset() {
         endMulti();
+        RespSubscriber sub = subscriber;
+        if (sub != null) sub.clear(); // leaves subscribed mode without confirmations, as Redis's RESET does
         name = null;
         protocol = RespProtocol.RESP2;
         user = anonymous;

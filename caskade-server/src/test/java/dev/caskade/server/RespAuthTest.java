@@ -295,4 +295,20 @@ class RespAuthTest {
             assertThat(c.text("KEYS", "*")).isEqualTo("[]");
         }
     }
+
+    @Test
+    void channelsAndWatchesFollowTheKeyRules() {
+        try (RespClient c = as("app", "app-pw")) {
+            // app reads pub/ and writes app/ (not app/secret/): channels are checked as keys of the same name
+            assertThat(c.text("PUBLISH", "pub/news", "x")).isEqualTo("-NOPERM No permissions to access a channel");
+            assertThat(c.text("PUBLISH", "app/news", "x")).isEqualTo("0");
+            assertThat(c.text("SUBSCRIBE", "other")).isEqualTo("-NOPERM No permissions to access a channel");
+            assertThat(c.text("PSUBSCRIBE", "app/*")).isEqualTo("-NOPERM No permissions to access a channel");
+            assertThat(c.text("PSUBSCRIBE", "__keyspace@0__:*"))
+                    .isEqualTo("-NOPERM No permissions to access a channel");
+            assertThat(c.text("CASKADE.WATCH", "app/", "0")).isEqualTo("-NOPERM No permissions to access a key");
+            // allowed: it gets as far as the protocol check (watch streams need RESP3)
+            assertThat(c.text("CASKADE.WATCH", "pub/", "0")).startsWith("-ERR").contains("HELLO 3");
+        }
+    }
 }

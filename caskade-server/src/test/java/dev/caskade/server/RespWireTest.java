@@ -289,4 +289,17 @@ class RespWireTest {
             }
         }
     }
+
+    @Test
+    void aSubscribeConfirmationNeverOvertakesAReplyHeldForItsFsync(@TempDir Path other) {
+        try (RespFixture durable =
+                new RespFixture(other, RespOptions.defaults(), dev.caskade.Durability.parse("sync"))) {
+            for (int round = 0; round < 20; round++) {
+                String ch = "ch" + round;
+                assertThat(durable.raw(cmd("SET", "a", "1") + cmd("INCR", "n") + cmd("SUBSCRIBE", ch), 300))
+                        .isEqualTo("+OK\r\n:" + (round + 1) + "\r\n*3\r\n$9\r\nsubscribe\r\n$" + ch.length() + "\r\n"
+                                + ch + "\r\n:1\r\n");
+            }
+        }
+    }
 }
