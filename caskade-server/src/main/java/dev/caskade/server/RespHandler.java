@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * replies in the session's protocol. Replies are flushed once per read batch, which is what makes pipelining
  * (redis-benchmark -P) cheap.
  */
-final class RespHandler extends ChannelInboundHandlerAdapter {
+final class RespHandler extends ChannelInboundHandlerAdapter implements ReplyGate.Waiter {
     private static final Logger LOG = LoggerFactory.getLogger(RespHandler.class);
 
     /** Replies a connection may have waiting for an fsync before we stop reading from it. */
@@ -41,8 +41,12 @@ final class RespHandler extends ChannelInboundHandlerAdapter {
 
     private record Held(long revision, ByteBuf reply) {}
 
-    /** The highest revision a durability callback is registered for. */
-    private long awaited;
+    /** This connection's event loop's gate; set when the connection becomes active. */
+    private ReplyGate gate;
+    /** Waiting at the gate: at most once at a time. */
+    private boolean atGate;
+
+    private ChannelHandlerContext context;
 
     /** Where a password check (PBKDF2, ~0.1 s) runs; null when there are no users. */
     private final Executor logins;
@@ -71,6 +75,8 @@ final class RespHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
+        context = ctx;
+        gate = server.gate(ctx.executor());
         session = server.register(ctx.channel());
         if (session == null) {
             // over maxClients: say why, as Redis does, then hang up
@@ -190,16 +196,20 @@ final class RespHandler extends ChannelInboundHandlerAdapter {
     private void flushAndAwait(ChannelHandlerContext ctx) {
         ctx.flush();
         Held last = held.peekLast();
-        if (last != null && last.revision() > awaited) {
-            // one callback per read batch, for its newest reply: durability comes in revision order
-            awaited = last.revision();
-            db.whenDurable(awaited).whenComplete((rev, failure) -> {
-                try {
-                    ctx.executor().execute(() -> release(ctx, failure));
-                } catch (java.util.concurrent.RejectedExecutionException stopping) {
-                    // the event loop is shutting down with the server
-                }
-            });
+        if (last != null && !atGate) {
+            atGate = true;
+            gate.await(this, last.revision());
+        }
+    }
+
+    @Override
+    public void release(Throwable failure) {
+        atGate = false;
+        release(context, failure);
+        Held last = held.peekLast();
+        if (last != null && !atGate && context.channel().isActive()) {
+            atGate = true;
+            gate.await(this, last.revision());
         }
     }
 
