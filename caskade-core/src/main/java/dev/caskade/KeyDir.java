@@ -2,6 +2,7 @@ package dev.caskade;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.util.AbstractMap;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -39,6 +40,8 @@ final class KeyDir {
     private static final int FILL = 48;
     private static final VarHandle LOCS = MethodHandles.arrayElementVarHandle(Loc[].class);
     private static final VarHandle KIDS = MethodHandles.arrayElementVarHandle(Object[].class);
+    private static final VarHandle INT_BE = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
+    private static final VarHandle LONG_BE = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
 
     private static final class Leaf {
         /** Leading bytes every key here shares (at most; fewer is allowed, just slower). */
@@ -128,6 +131,7 @@ final class KeyDir {
 
     /** Four key bytes from {@code from} (zero-padded) as an int whose signed order is their unsigned order. */
     static int prefixAt(byte[] k, int from) {
+        if (from + 4 <= k.length) return (int) INT_BE.get(k, from) ^ 0x80000000; // one load: the common case
         int p = 0;
         for (int i = from; i < from + 4; i++) p = (p << 8) | (i < k.length ? k[i] & 0xff : 0);
         return p ^ 0x80000000;
@@ -135,6 +139,7 @@ final class KeyDir {
 
     /** {@code n <= 8} key bytes from {@code from}, big-endian, zero-padded past the key's end. */
     static long word(byte[] k, int from, int n) {
+        if (n > 0 && from + 8 <= k.length) return (long) LONG_BE.get(k, from) >>> (64 - 8 * n);
         long w = 0;
         for (int i = from; i < from + n; i++) w = (w << 8) | (i < k.length ? k[i] & 0xff : 0);
         return w;
