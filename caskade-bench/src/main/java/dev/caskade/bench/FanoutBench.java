@@ -149,7 +149,8 @@ public final class FanoutBench {
             }
             awaitDelivered(subs, 50L * 200, 10_000);
             subs.closeAll();
-            Thread.sleep(3_000);
+            awaitNoWatches(server);
+            Thread.sleep(1_000);
             Snapshot base = Snapshot.of(server);
             double idleCpu0 = idleCpu(server);
             line(
@@ -222,31 +223,45 @@ public final class FanoutBench {
                 });
                 result.put("nativeGrowthByCategory", nat);
             }
+            int open = subs.size();
+            long c0 = System.nanoTime();
             subs.closeAll();
-            Thread.sleep(5_000);
+            long left = awaitNoWatches(server);
+            double closeSeconds = (System.nanoTime() - c0) / 1e9;
             Snapshot after = Snapshot.of(server);
             line(
-                    "after closing them all: live heap %s (%+,d B against the baseline), watches left %s",
-                    bytes(after.heapTotal()), after.heapTotal() - base.heapTotal(), watches(server));
+                    "closing all %,d: %.1f s until the server's watch count was %d; then live heap %s (%+,d B against"
+                            + " the baseline)",
+                    open, closeSeconds, left, bytes(after.heapTotal()), after.heapTotal() - base.heapTotal());
+            result.put("closeAllSeconds", closeSeconds);
+            result.put("watchesLeftAfterClose", left);
             result.put("afterCloseHeapDelta", after.heapTotal() - base.heapTotal());
         }
         return result;
     }
 
-    private static String watches(ServerProcess server) {
-        try {
-            var client = java.net.http.HttpClient.newHttpClient();
+    /** Waits (up to 3 minutes) until the server has no watch open; returns how many are left. */
+    private static long awaitNoWatches(ServerProcess server) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+        long left;
+        while ((left = watches(server)) > 0 && System.nanoTime() < deadline) Thread.sleep(100);
+        return left;
+    }
+
+    /** The server's open watches, from {@code GET /v1/status}. */
+    private static long watches(ServerProcess server) throws IOException, InterruptedException {
+        try (var client = java.net.http.HttpClient.newHttpClient()) {
             String body = client.send(
                             java.net.http.HttpRequest.newBuilder(
                                             java.net.URI.create("http://127.0.0.1:" + server.httpPort + "/v1/status"))
+                                    .timeout(java.time.Duration.ofMinutes(3))
                                     .build(),
                             java.net.http.HttpResponse.BodyHandlers.ofString())
                     .body();
             var m = java.util.regex.Pattern.compile("\"watches\"\\s*:\\s*(\\d+)")
                     .matcher(body);
-            return m.find() ? m.group(1) : "?";
-        } catch (IOException | InterruptedException e) {
-            return "? (" + e + ")";
+            if (!m.find()) throw new IllegalStateException("no watches in " + body);
+            return Long.parseLong(m.group(1));
         }
     }
 
@@ -335,10 +350,10 @@ public final class FanoutBench {
                 RespWriter writer = RespWriter.connect(server.respPort, Integer.getInteger("fanout.valueBytes", 64))) {
             subs.open(n, 200, 60_000);
             AtomicLongArray sentAt = new AtomicLongArray(total);
-            subs.time(sentAt, warmCommits);
-            // twice the planned time at most: a server that cannot take the rate ends the phase early
-            long warmEnd = writer.pace(
+            // twice the planned time at most: a server that cannot take the rate ends a phase early
+            int warmEnd = (int) writer.pace(
                             0, warmCommits, rate, sentAt, null, System.nanoTime() + 2L * warmup * 1_000_000_000L)[0];
+            subs.time(sentAt, warmEnd);
             Path jfr = jfrOut == null
                     ? null
                     : root.resolve("caskade-bench/target").resolve(jfrOut.getFileName() + "-server.jfr");
@@ -359,13 +374,12 @@ public final class FanoutBench {
             long delivered0 = subs.delivered.sum();
             LatencyHistogram rtt = new LatencyHistogram();
             long t0 = System.nanoTime();
-            long[] paced = warmEnd < warmCommits
-                    ? new long[] {warmEnd, 0}
-                    : writer.pace(warmCommits, total, rate, sentAt, rtt, t0 + 2L * seconds * 1_000_000_000L);
+            long[] paced =
+                    writer.pace(warmEnd, warmEnd + timedCommits, rate, sentAt, rtt, t0 + 2L * seconds * 1_000_000_000L);
             long t1 = System.nanoTime();
             int sent = (int) paced[0];
             long late = paced[1];
-            int timedSent = Math.max(0, sent - warmCommits);
+            int timedSent = sent - warmEnd;
             long serverCpu = server.cpuNanos() - serverCpu0;
             long clientCpu = clientCpuNanos() - clientCpu0;
             long ctx = contextSwitches(server.pid) - ctx0;
@@ -387,12 +401,14 @@ public final class FanoutBench {
                     window,
                     achieved,
                     late,
-                    sent < total ? "; stopped at twice the planned time: the server did not keep up" : "",
+                    timedSent < timedCommits ? "; stopped at twice the planned time: the server did not keep up" : "",
                     us(rtt.percentile(0.5)),
                     us(rtt.percentile(0.99)),
                     us(rtt.max()));
             line(
-                    "deliveries: %,d of %,d expected (%,d subscribers x %,d commits incl. warm-up); missing %,d, out of order %,d, overflow events %,d, connections closed by the server %,d; drained %.2f s after the last send",
+                    "deliveries: %,d of %,d expected (%,d subscribers x %,d commits incl. warm-up); missing (not delivered 20 s after"
+                            + " the last send: late or lost) %,d, out of order %,d, overflow events %,d, connections closed by"
+                            + " the server %,d; waited %.2f s after the last send",
                     delivered,
                     expected,
                     n,
