@@ -94,6 +94,9 @@ class ServeCrashTest {
                 long acksBefore = acks(writers);
                 List<Thread> threads = new ArrayList<>();
                 for (Writer w : writers) threads.add(Thread.ofPlatform().start(() -> w.run(server)));
+                // the kill comes a random time after the first acknowledgement, however slow the start
+                long waitUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (acks(writers) == acksBefore && System.nanoTime() - waitUntil < 0) Thread.sleep(1);
                 long runMillis = 300 + random.nextInt(1_200);
                 Thread.sleep(runMillis);
                 server.kill();
@@ -184,7 +187,8 @@ class ServeCrashTest {
         final Map<String, Long> inFlight = new HashMap<>();
 
         long seq;
-        long acks;
+        /** Written by the writer's thread only; volatile so that the test thread can watch it grow. */
+        volatile long acks;
         /** Keys whose unacknowledged write turned out to be there after the restart, or not: both happen. */
         long inFlightKept;
 
