@@ -301,6 +301,7 @@ final class HttpApi {
     private HttpReply txn(byte[] body, User user) {
         if (body.length == 0) throw HttpFailure.badRequest("empty body");
         HttpJson.Txn txn = HttpJson.MAPPER.readValue(body, HttpJson.Txn.class);
+        if (txn == null) throw HttpFailure.badRequest("the body must be a JSON object");
         List<HttpJson.Compare> compares = orEmpty(txn.compare());
         for (HttpJson.Compare c : compares) {
             if (c == null || c.key() == null) throw HttpFailure.badRequest("compare needs a key");

@@ -52,8 +52,16 @@ final class HttpConnection extends SimpleChannelInboundHandler<FullHttpRequest> 
                     write(ctx, HttpApi.error(HttpResponseStatus.BAD_REQUEST, "malformed request: " + why), false));
             return;
         }
-        HttpCall call = HttpCall.of(request);
         boolean keepAlive = HttpUtil.isKeepAlive(request);
+        HttpCall call;
+        try {
+            call = HttpCall.of(request);
+        } catch (HttpFailure e) {
+            // a bad query (percent-encoding): a 400 in its turn, not a dropped connection
+            tail = tail.thenRun(
+                    () -> write(ctx, HttpApi.error(HttpResponseStatus.valueOf(e.status()), e.getMessage()), keepAlive));
+            return;
+        }
         tail = tail.thenRunAsync(() -> serve(ctx, call, keepAlive), workers);
     }
 
