@@ -3,8 +3,7 @@ package dev.caskade;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 
@@ -20,7 +19,9 @@ public final class Watch implements AutoCloseable {
     private final byte[] prefix;
     private final long from;
     private final Consumer<WatchEvent> listener;
-    private final ArrayBlockingQueue<WatchEvent.Commit> queue;
+    /** Bounded, but grows as commits arrive: an idle watch holds no 10,000-slot array (40 KB each). */
+    private final LinkedBlockingQueue<WatchEvent.Commit> queue;
+
     private final WatchHub hub;
     private volatile long lastRevision;
     private volatile boolean live;
@@ -35,7 +36,7 @@ public final class Watch implements AutoCloseable {
         this.from = from;
         this.lastRevision = from;
         this.listener = listener;
-        this.queue = new ArrayBlockingQueue<>(buffer);
+        this.queue = new LinkedBlockingQueue<>(buffer);
     }
 
     /** The watched key prefix. */
@@ -85,12 +86,13 @@ public final class Watch implements AutoCloseable {
             }
             live = true;
             while (endReason == null) {
-                WatchEvent.Commit c = queue.poll(100, TimeUnit.MILLISECONDS);
-                if (c != null) {
-                    deliver(c);
-                } else if (overflow) {
+                if (overflow && queue.isEmpty()) {
+                    // everything that fit was delivered; what did not fit is lost to this watch
                     endReason = WatchEvent.Reason.OVERFLOW;
+                    break;
                 }
+                // no timeout: a full queue (overflow) is never empty here, and an end is signalled by WAKE
+                deliver(queue.take());
             }
             end(endReason);
         } catch (InterruptedException e) {

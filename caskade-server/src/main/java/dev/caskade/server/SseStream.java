@@ -107,7 +107,7 @@ final class SseStream implements Consumer<WatchEvent> {
         switch (event) {
             case WatchEvent.Commit c -> {
                 if (!channel.isActive()) return;
-                send(c.revision(), "commit", HttpJson.CommitEvent.of(c));
+                channel.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(encoded(c))));
                 awaitWritable();
             }
             case WatchEvent.End end -> {
@@ -133,6 +133,29 @@ final class SseStream implements Consumer<WatchEvent> {
             }
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(2));
         }
+    }
+
+    /**
+     * Recently encoded commit events, by revision. Every stream whose prefix covers all of a commit's changes is handed
+     * the same Commit object, so a thousand subscribers of one prefix encode it once, not a thousand times.
+     */
+    private record Encoded(WatchEvent.Commit commit, byte[] bytes) {}
+
+    private static final java.util.concurrent.atomic.AtomicReferenceArray<Encoded> ENCODED =
+            new java.util.concurrent.atomic.AtomicReferenceArray<>(64);
+
+    private static byte[] encoded(WatchEvent.Commit c) {
+        int slot = (int) (c.revision() & 63);
+        Encoded e = ENCODED.get(slot);
+        if (e != null && e.commit() == c) return e.bytes();
+        byte[] json = HttpJson.write(HttpJson.CommitEvent.of(c));
+        byte[] head = ("id: " + c.revision() + "\nevent: commit\ndata: ").getBytes(StandardCharsets.UTF_8);
+        byte[] bytes = java.util.Arrays.copyOf(head, head.length + json.length + 2);
+        System.arraycopy(json, 0, bytes, head.length, json.length);
+        bytes[bytes.length - 2] = '\n';
+        bytes[bytes.length - 1] = '\n';
+        ENCODED.set(slot, new Encoded(c, bytes));
+        return bytes;
     }
 
     private void send(Long id, String event, Object data) {
