@@ -3,15 +3,17 @@ package dev.caskade;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 
 /**
  * A live subscription to the commits under one key prefix, created by {@link Caskade#watch}. It first
  * replays the retained history after its start revision from the log, then delivers new commits as they
- * are made, with neither a gap nor a duplicate at the switch. The listener runs on the watch's own
- * (virtual) thread, one event at a time; a listener that falls behind by more than the watch buffer ends
+ * are made, with neither a gap nor a duplicate at the switch. The listener runs on a virtual thread of the
+ * watch's, one event at a time and never two at once (an idle watch holds no thread); a listener that falls behind by more than the watch buffer ends
  * the watch with {@link WatchEvent.Reason#OVERFLOW} and the revision to resume from, so writers are never
  * slowed down by it.
  */
@@ -28,7 +30,13 @@ public final class Watch implements AutoCloseable {
     private volatile boolean overflow;
     private volatile WatchEvent.Reason endReason;
     private final AtomicBoolean ended = new AtomicBoolean();
-    private Thread thread;
+    /** Held by the thread delivering events; the replay thread holds it from the start. */
+    private final AtomicBoolean draining = new AtomicBoolean(true);
+
+    private final CountDownLatch finished = new CountDownLatch(1);
+    private volatile boolean started;
+    /** The thread delivering now (or last): a listener closing its own watch must not wait for itself. */
+    private volatile Thread drainer;
 
     Watch(WatchHub hub, byte[] prefix, long from, int buffer, Consumer<WatchEvent> listener) {
         this.hub = hub;
@@ -72,35 +80,58 @@ public final class Watch implements AutoCloseable {
     }
 
     void start(long registeredAt, WatchHub.History history) {
-        thread = Thread.ofVirtual().name("caskade-watch").start(() -> run(registeredAt, history));
+        started = true;
+        Thread.ofVirtual().name("caskade-watch").start(() -> {
+            drainer = Thread.currentThread();
+            try {
+                if (registeredAt > from) {
+                    history.replay(prefix, from, registeredAt, c -> {
+                        if (endReason != null) return false;
+                        deliver(c);
+                        return true;
+                    });
+                }
+                live = true;
+            } catch (RuntimeException | Error e) { // CompactedException included: history that merge removed
+                endReason = endReason == null ? WatchEvent.Reason.FAILED : endReason;
+            }
+            drain(); // this thread holds the drain from the start, so live commits queued meanwhile wait for it
+        });
     }
 
-    private void run(long registeredAt, WatchHub.History history) {
+    /**
+     * Delivers what is queued, then lets go: an idle watch has no thread, parked or not (a parked virtual thread
+     * keeps its stack, about 2.3 KB). The next commit starts a drainer again; at most one runs at a time, so the
+     * listener sees events one at a time and in order.
+     */
+    private void drain() {
+        drainer = Thread.currentThread();
         try {
-            if (registeredAt > from) {
-                history.replay(prefix, from, registeredAt, c -> {
-                    if (endReason != null) return false;
-                    deliver(c);
-                    return true;
-                });
-            }
-            live = true;
-            while (endReason == null) {
-                if (overflow && queue.isEmpty()) {
-                    // everything that fit was delivered; what did not fit is lost to this watch
-                    endReason = WatchEvent.Reason.OVERFLOW;
-                    break;
+            while (true) {
+                for (WatchEvent.Commit c; endReason == null && (c = queue.poll()) != null; ) deliver(c);
+                if (endReason != null) {
+                    end(endReason);
+                    return;
                 }
-                // no timeout: a full queue (overflow) is never empty here, and an end is signalled by WAKE
-                deliver(queue.take());
+                if (overflow) {
+                    // everything that fit was delivered; what did not fit is lost to this watch
+                    end(WatchEvent.Reason.OVERFLOW);
+                    return;
+                }
+                draining.set(false);
+                // a commit or an end that arrived after the last poll, whose offer saw us still draining
+                boolean more = !queue.isEmpty() || overflow || endReason != null;
+                if (!more || !draining.compareAndSet(false, true)) return;
             }
-            end(endReason);
-        } catch (InterruptedException e) {
-            end(endReason == null ? WatchEvent.Reason.CLOSED : endReason);
-        } catch (CompactedException e) {
-            end(WatchEvent.Reason.FAILED);
         } catch (RuntimeException | Error e) {
             end(WatchEvent.Reason.FAILED);
+        }
+    }
+
+    /** Starts a drainer unless one is running. */
+    private void schedule() {
+        if (started && draining.compareAndSet(false, true)) {
+            Thread.ofVirtual().name("caskade-watch").start(this::drain);
         }
     }
 
@@ -114,7 +145,9 @@ public final class Watch implements AutoCloseable {
     void offer(WatchEvent.Commit c) {
         if (c.revision() <= from || overflow || endReason != null) return;
         WatchEvent.Commit mine = filter(c);
-        if (mine != null && !queue.offer(mine)) overflow = true;
+        if (mine == null) return;
+        if (!queue.offer(mine)) overflow = true;
+        schedule();
     }
 
     private WatchEvent.Commit filter(WatchEvent.Commit c) {
@@ -135,21 +168,17 @@ public final class Watch implements AutoCloseable {
     /** Asks the watch to end without waiting for it. */
     void signal(WatchEvent.Reason reason) {
         if (endReason == null) endReason = reason;
-        queue.offer(WAKE); // a waiting thread sees the end now, not at its next poll timeout
+        schedule(); // an idle watch has no thread to notice: start one to deliver the end
     }
-
-    /** Not a commit: wakes the watch's thread (its revision is below every real one, so it is never delivered). */
-    private static final WatchEvent.Commit WAKE = new WatchEvent.Commit(-1, 0, List.of());
 
     void stop(WatchEvent.Reason reason) {
         signal(reason);
-        Thread t = thread;
-        if (t == null) {
+        if (!started) {
             end(reason);
-        } else if (t != Thread.currentThread()) {
+        } else if (drainer != Thread.currentThread()) {
             // no interrupt: an interrupt inside a FileChannel read would close the segment for everyone
             try {
-                t.join(2_000);
+                finished.await(2, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -163,6 +192,8 @@ public final class Watch implements AutoCloseable {
             listener.accept(new WatchEvent.End(lastRevision, reason));
         } catch (RuntimeException ignored) {
             // the watch is over either way
+        } finally {
+            finished.countDown();
         }
     }
 }
