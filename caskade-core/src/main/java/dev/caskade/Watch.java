@@ -118,10 +118,12 @@ public final class Watch implements AutoCloseable {
                     end(WatchEvent.Reason.OVERFLOW);
                     return;
                 }
+                drainer = null; // a finished thread is still an object: an idle watch keeps none
                 draining.set(false);
                 // a commit or an end that arrived after the last poll, whose offer saw us still draining
                 boolean more = !queue.isEmpty() || overflow || endReason != null;
                 if (!more || !draining.compareAndSet(false, true)) return;
+                drainer = Thread.currentThread();
             }
         } catch (RuntimeException | Error e) {
             end(WatchEvent.Reason.FAILED);
