@@ -239,29 +239,6 @@ final class RespCommands {
         return name.length <= 16 && STREAMING.contains(new String(name, UTF_8).toUpperCase(Locale.ROOT));
     }
 
-    /** Commands that only read and are quick: safe to answer on the event loop when nothing is queued. */
-    private static final java.util.Set<String> READ_ONLY = java.util.Set.of(
-            "GET",
-            "MGET",
-            "EXISTS",
-            "STRLEN",
-            "GETRANGE",
-            "TTL",
-            "PTTL",
-            "EXPIRETIME",
-            "PEXPIRETIME",
-            "TYPE",
-            "PING",
-            "ECHO",
-            "DBSIZE",
-            "TIME",
-            "CASKADE.GET",
-            "CASKADE.REVISION");
-
-    static boolean readOnly(byte[] name) {
-        return name.length <= 16 && READ_ONLY.contains(new String(name, UTF_8).toUpperCase(java.util.Locale.ROOT));
-    }
-
     private static RespReply unknown(List<byte[]> args) {
         StringBuilder sb = new StringBuilder("ERR unknown command '")
                 .append(clip(args.get(0)))
