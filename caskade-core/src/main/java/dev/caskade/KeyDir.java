@@ -43,7 +43,8 @@ final class KeyDir {
     private static final VarHandle INT_BE = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
     private static final VarHandle LONG_BE = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
 
-    private static final class Leaf {
+    /** What leaves and inner nodes share: sorted keys, and how to find one without touching most key arrays. */
+    private abstract static class Node {
         /** Leading bytes every key here shares (at most; fewer is allowed, just slower). */
         final int skip;
 
@@ -51,16 +52,56 @@ final class KeyDir {
         final long head0;
 
         final long head1;
+        /** Four key bytes after the shared ones, per key, as ints in unsigned order. */
         final int[] pre;
-        final byte[][] keys;
-        final Loc[] locs;
 
-        Leaf(int skip, int[] pre, byte[][] keys, Loc[] locs) {
+        final byte[][] keys;
+
+        Node(int skip, int[] pre, byte[][] keys) {
             this.skip = skip;
             this.head0 = keys.length == 0 ? 0 : word(keys[0], 0, Math.min(skip, 8));
             this.head1 = keys.length == 0 || skip <= 8 ? 0 : word(keys[0], 8, Math.min(skip - 8, 8));
             this.pre = pre;
             this.keys = keys;
+        }
+
+        /** Index of {@code k}, or {@code -(insertion point) - 1}. */
+        final int search(byte[] k) {
+            int n = keys.length;
+            if (n == 0) return -1;
+            if (skip > 0) {
+                // a key that differs in the shared bytes sorts before or after the whole node. Packed with zero
+                // padding, a shorter key can compare equal; the int compares and full-key ties below still order
+                // it right (it then sorts before every key here)
+                int c;
+                if (skip <= 16) {
+                    c = Long.compareUnsigned(word(k, 0, Math.min(skip, 8)), head0);
+                    if (c == 0 && skip > 8) c = Long.compareUnsigned(word(k, 8, skip - 8), head1);
+                } else {
+                    c = Arrays.compareUnsigned(k, 0, Math.min(skip, k.length), keys[0], 0, skip);
+                }
+                if (c < 0) return -1;
+                if (c > 0) return -(n + 1);
+            }
+            int p = prefixAt(k, skip);
+            int lo = 0;
+            int hi = n - 1;
+            while (lo <= hi) {
+                int mid = (lo + hi) >>> 1;
+                int c = pre[mid] != p ? Integer.compare(pre[mid], p) : Arrays.compareUnsigned(keys[mid], k);
+                if (c < 0) lo = mid + 1;
+                else if (c > 0) hi = mid - 1;
+                else return mid;
+            }
+            return -(lo + 1);
+        }
+    }
+
+    private static final class Leaf extends Node {
+        final Loc[] locs;
+
+        Leaf(int skip, int[] pre, byte[][] keys, Loc[] locs) {
+            super(skip, pre, keys);
             this.locs = locs;
         }
 
@@ -76,20 +117,11 @@ final class KeyDir {
     }
 
     /** keys[i] is the smallest key of kids[i + 1]; kids are Leaf or Inner. */
-    private static final class Inner {
-        final int skip;
-        final long head0;
-        final long head1;
-        final int[] pre;
-        final byte[][] keys;
+    private static final class Inner extends Node {
         final Object[] kids;
 
         Inner(int skip, int[] pre, byte[][] keys, Object[] kids) {
-            this.skip = skip;
-            this.head0 = keys.length == 0 ? 0 : word(keys[0], 0, Math.min(skip, 8));
-            this.head1 = keys.length == 0 || skip <= 8 ? 0 : word(keys[0], 8, Math.min(skip - 8, 8));
-            this.pre = pre;
-            this.keys = keys;
+            super(skip, pre, keys);
             this.kids = kids;
         }
 
@@ -100,6 +132,12 @@ final class KeyDir {
         static Inner of(byte[][] keys, Object[] kids) {
             int skip = skipOf(keys);
             return new Inner(skip, pres(keys, skip), keys, kids);
+        }
+
+        /** The child to descend to for {@code k}. */
+        int childIndex(byte[] k) {
+            int i = search(k);
+            return i >= 0 ? i + 1 : -i - 1;
         }
     }
 
@@ -160,56 +198,16 @@ final class KeyDir {
         return pre;
     }
 
-    /** Index of {@code k} among keys sharing their first {@code skip} bytes, or {@code -(insertion point) - 1}. */
-    private static int search(int skip, long head0, long head1, int[] pre, byte[][] keys, byte[] k) {
-        int n = keys.length;
-        if (n == 0) return -1;
-        if (skip > 0) {
-            // a key that differs in the shared bytes sorts before or after the whole node. Packed with zero
-            // padding, a shorter key can compare equal; the int compares and full-key ties below still order
-            // it right (it then sorts before every key here)
-            int c;
-            if (skip <= 16) {
-                c = Long.compareUnsigned(word(k, 0, Math.min(skip, 8)), head0);
-                if (c == 0 && skip > 8) c = Long.compareUnsigned(word(k, 8, skip - 8), head1);
-            } else {
-                c = Arrays.compareUnsigned(k, 0, Math.min(skip, k.length), keys[0], 0, skip);
-            }
-            if (c < 0) return -1;
-            if (c > 0) return -(n + 1);
-        }
-        int p = prefixAt(k, skip);
-        int lo = 0;
-        int hi = n - 1;
-        while (lo <= hi) {
-            int mid = (lo + hi) >>> 1;
-            int c = pre[mid] != p ? Integer.compare(pre[mid], p) : Arrays.compareUnsigned(keys[mid], k);
-            if (c < 0) lo = mid + 1;
-            else if (c > 0) hi = mid - 1;
-            else return mid;
-        }
-        return -(lo + 1);
-    }
-
-    private static int search(Leaf leaf, byte[] k) {
-        return search(leaf.skip, leaf.head0, leaf.head1, leaf.pre, leaf.keys, k);
-    }
-
-    private static int childIndex(Inner in, byte[] k) {
-        int i = search(in.skip, in.head0, in.head1, in.pre, in.keys, k);
-        return i >= 0 ? i + 1 : -i - 1;
-    }
-
     private Leaf leafFor(byte[] k) {
         Object n = root;
-        while (n instanceof Inner in) n = in.kid(childIndex(in, k));
+        while (n instanceof Inner in) n = in.kid(in.childIndex(k));
         return (Leaf) n;
     }
 
     /** The newest version, tombstones included. */
     Loc head(byte[] key) {
         Leaf leaf = leafFor(key);
-        int i = search(leaf, key);
+        int i = leaf.search(key);
         return i >= 0 ? leaf.loc(i) : null;
     }
 
@@ -257,7 +255,7 @@ final class KeyDir {
     /** Replaces {@code expected} by {@code moved} if it is still the newest version (merge). */
     boolean replace(byte[] key, Loc expected, Loc moved) {
         Leaf leaf = leafFor(key);
-        int i = search(leaf, key);
+        int i = leaf.search(key);
         return i >= 0 && LOCS.compareAndSet(leaf.locs, i, expected, moved);
     }
 
@@ -272,13 +270,13 @@ final class KeyDir {
                 path = writerPath = Arrays.copyOf(path, depth * 2);
                 at = writerAt = Arrays.copyOf(at, depth * 2);
             }
-            int c = childIndex(in, key);
+            int c = in.childIndex(key);
             path[depth] = in;
             at[depth++] = c;
             n = in.kid(c);
         }
         Leaf leaf = (Leaf) n;
-        int i = search(leaf, key);
+        int i = leaf.search(key);
         if (i >= 0) {
             Loc old = leaf.loc(i);
             if (keepPrev && old != null) {
@@ -369,13 +367,13 @@ final class KeyDir {
         int depth = 0;
         Object n = root;
         while (n instanceof Inner in) {
-            int c = childIndex(in, key);
+            int c = in.childIndex(key);
             path[depth] = in;
             at[depth++] = c;
             n = in.kid(c);
         }
         Leaf leaf = (Leaf) n;
-        int i = search(leaf, key);
+        int i = leaf.search(key);
         if (i < 0) return;
         int len = leaf.keys.length;
         if (len > 1 || depth == 0) {
@@ -467,12 +465,12 @@ final class KeyDir {
                 byte[] bound = null;
                 Object n = root;
                 while (n instanceof Inner in) {
-                    int c = childIndex(in, k);
+                    int c = in.childIndex(k);
                     if (c < in.keys.length) bound = in.keys[c];
                     n = in.kid(c);
                 }
                 Leaf l = (Leaf) n;
-                int s = search(l, k);
+                int s = l.search(k);
                 int pos = s >= 0 ? (strict ? s + 1 : s) : -s - 1;
                 if (pos < l.keys.length) {
                     leaf = l;
