@@ -327,7 +327,6 @@ public final class Caskade implements AutoCloseable {
             }
             try {
                 log.syncNow();
-                publishDurable(log.durableLsn());
             } catch (RuntimeException e) {
                 settleWaiters();
                 java.util.concurrent.locks.LockSupport.parkNanos(this, 1_000_000L);
@@ -444,11 +443,7 @@ public final class Caskade implements AutoCloseable {
         } finally {
             commitLock.unlock();
         }
-        if (sync && wait) {
-            log.awaitDurable(lsn);
-            // the fsync that covered us may have run before our event was queued: publish it now, not at the next
-            publishDurable(log.durableLsn());
-        }
+        if (sync && wait) log.awaitDurable(lsn);
         return rev;
     }
 

@@ -77,11 +77,6 @@ final class Log {
         return writtenLsn;
     }
 
-    /** Everything before this LSN is on disk. */
-    long durableLsn() {
-        return durableLsn;
-    }
-
     Throwable failure() {
         return failure;
     }
@@ -223,6 +218,13 @@ final class Log {
             }
         } finally {
             syncLock.unlock();
+        }
+        // the fsync that covered this caller may have run before its commit's event was queued (the leader reads
+        // the written LSN outside the commit lock): publish what is durable now, not at the next fsync
+        try {
+            onDurable.accept(durableLsn);
+        } catch (RuntimeException e) {
+            // a listener problem must not fail a durable commit
         }
     }
 
