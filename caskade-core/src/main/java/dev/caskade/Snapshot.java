@@ -1,5 +1,6 @@
 package dev.caskade;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -46,6 +47,19 @@ public final class Snapshot implements AutoCloseable {
     /** Keys starting with {@code prefix} at this revision, in key order. */
     public Stream<Entry> scan(byte[] prefix) {
         return range(prefix, KeyDir.prefixEnd(prefix));
+    }
+
+    /**
+     * Keys starting with {@code prefix} that sort after {@code after} (null: from the first), at this revision, in
+     * key order: one page after another, each resuming after the last key of the previous one.
+     */
+    public Stream<Entry> scan(byte[] prefix, byte[] after) {
+        byte[] from = prefix;
+        if (after != null) {
+            byte[] next = Arrays.copyOf(after, after.length + 1); // the smallest key greater than after
+            if (Arrays.compareUnsigned(next, from) > 0) from = next;
+        }
+        return range(from, KeyDir.prefixEnd(prefix));
     }
 
     /** Keys in [{@code from}, {@code to}) at this revision (null: open), in key order. */

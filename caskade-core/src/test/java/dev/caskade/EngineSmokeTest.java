@@ -49,6 +49,25 @@ class EngineSmokeTest {
     }
 
     @Test
+    void snapshotScansPageAfterAKeyWithinThePrefix() {
+        try (Caskade db = Caskade.open(tmp, small())) {
+            for (String k : List.of("a", "p/1", "p/2", "p/2\0", "p/3", "q")) db.put(k, "v");
+            try (Snapshot snap = db.snapshot()) {
+                assertThat(keys(snap.scan(Keys.utf8("p/"), null))).containsExactly("p/1", "p/2", "p/2\0", "p/3");
+                assertThat(keys(snap.scan(Keys.utf8("p/"), Keys.utf8("p/2")))).containsExactly("p/2\0", "p/3");
+                assertThat(keys(snap.scan(Keys.utf8("p/"), Keys.utf8("a")))).hasSize(4); // before the prefix
+                assertThat(keys(snap.scan(Keys.utf8("p/"), Keys.utf8("p/3")))).isEmpty();
+            }
+        }
+    }
+
+    private static List<String> keys(Stream<Entry> s) {
+        try (s) {
+            return s.map(Entry::keyString).toList();
+        }
+    }
+
+    @Test
     void snapshotKeepsOldView() {
         try (Caskade db = Caskade.open(tmp, small())) {
             db.put("a", "1");

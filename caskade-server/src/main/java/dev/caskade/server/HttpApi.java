@@ -17,7 +17,6 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.Iterator;
@@ -137,16 +136,19 @@ final class HttpApi {
             return;
         }
         switch (path) {
-            case "/v1/kv", "/v1/watch", "/v1/digest" -> {
-                byte[] prefix = call.query().bytes("prefix", new byte[0]);
-                if (!user.canAll(Access.READ, prefix))
-                    throw new HttpFailure(
-                            403,
-                            "user " + user.name() + " may not read every key under the prefix '"
-                                    + new String(prefix, StandardCharsets.UTF_8) + "'");
-            }
+            case "/v1/kv", "/v1/watch", "/v1/digest" ->
+                requireAll(user, call.query().bytes("prefix", new byte[0]));
             default -> {}
         }
+    }
+
+    /** Throws 403 unless {@code user} may read every key under {@code prefix} (lists, watches, digests). */
+    static void requireAll(User user, byte[] prefix) {
+        if (!user.canAll(Access.READ, prefix))
+            throw new HttpFailure(
+                    403,
+                    "user " + user.name() + " may not read every key under the prefix '"
+                            + new String(prefix, StandardCharsets.UTF_8) + "'");
     }
 
     private static void require(User user, Access needed, byte[] key) {
@@ -270,14 +272,8 @@ final class HttpApi {
     private HttpReply list(HttpQuery q) {
         byte[] prefix = q.bytes("prefix", new byte[0]);
         int limit = (int) q.number("limit", 1000, 1, MAX_LIMIT);
-        byte[] from = prefix;
-        byte[] after = q.bytes("after", null);
-        if (after != null) {
-            byte[] next = Arrays.copyOf(after, after.length + 1); // the smallest key greater than after
-            if (Arrays.compareUnsigned(next, from) > 0) from = next;
-        }
         try (Snapshot snap = db.snapshot();
-                Stream<Entry> s = snap.range(from, prefixEnd(prefix))) {
+                Stream<Entry> s = snap.scan(prefix, q.bytes("after", null))) {
             List<HttpJson.Item> items = new ArrayList<>();
             byte[] last = null;
             boolean more = false;
@@ -455,18 +451,6 @@ final class HttpApi {
         if (!ready) return json(HttpResponseStatus.SERVICE_UNAVAILABLE, new HttpJson.Health("stopping"));
         db.stats(); // throws IllegalStateException (503) once the store is closed
         return json(HttpResponseStatus.OK, new HttpJson.Health("ready"));
-    }
-
-    /** The exclusive end of the keys starting with {@code prefix}; null when there is none. */
-    static byte[] prefixEnd(byte[] prefix) {
-        for (int i = prefix.length - 1; i >= 0; i--) {
-            if (prefix[i] != (byte) 0xff) {
-                byte[] end = Arrays.copyOf(prefix, i + 1);
-                end[i]++;
-                return end;
-            }
-        }
-        return null;
     }
 
     static String etag(long revision) {

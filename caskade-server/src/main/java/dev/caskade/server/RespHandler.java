@@ -151,14 +151,14 @@ final class RespHandler extends ChannelInboundHandlerAdapter implements ReplyGat
         try {
             logins.execute(() -> {
                 RespReply reply = execute(args);
-                ctx.executor().execute(() -> afterLogin(ctx, args, reply));
+                ctx.executor().execute(() -> afterLogin(ctx, reply));
             });
         } catch (java.util.concurrent.RejectedExecutionException stopping) {
             ctx.close();
         }
     }
 
-    private void afterLogin(ChannelHandlerContext ctx, List<byte[]> args, RespReply reply) {
+    private void afterLogin(ChannelHandlerContext ctx, RespReply reply) {
         loggingIn = false;
         run(ctx, reply);
         resume(ctx);
@@ -195,6 +195,11 @@ final class RespHandler extends ChannelInboundHandlerAdapter implements ReplyGat
     /** Flushes what is ready and asks to hear when the held replies can go. */
     private void flushAndAwait(ChannelHandlerContext ctx) {
         ctx.flush();
+        awaitGate();
+    }
+
+    /** Waits at the gate for the newest held reply, unless already waiting or nothing is held. */
+    private void awaitGate() {
         Held last = held.peekLast();
         if (last != null && !atGate) {
             atGate = true;
@@ -206,11 +211,7 @@ final class RespHandler extends ChannelInboundHandlerAdapter implements ReplyGat
     public void release(Throwable failure) {
         atGate = false;
         release(context, failure);
-        Held last = held.peekLast();
-        if (last != null && !atGate && context.channel().isActive()) {
-            atGate = true;
-            gate.await(this, last.revision());
-        }
+        if (context.channel().isActive()) awaitGate();
     }
 
     /** Sends the held replies that are durable now; after a failed fsync, an error for every one that is not. */

@@ -287,11 +287,7 @@ final class WatchSocket extends SimpleChannelInboundHandler<WebSocketFrame> {
     private void watch(HttpJson.SocketRequest request) {
         String id = id(request);
         byte[] prefix = prefix(request);
-        if (!user.canAll(Access.READ, prefix))
-            throw new HttpFailure(
-                    403,
-                    "user " + user.name() + " may not read every key under the prefix '"
-                            + new String(prefix, StandardCharsets.UTF_8) + "'");
+        HttpApi.requireAll(user, prefix);
         boolean snapshot = Boolean.TRUE.equals(request.snapshot());
         if (request.from() != null && request.from() < 0) throw HttpFailure.badRequest("from must not be negative");
         if (snapshot && request.from() != null)
