@@ -36,12 +36,12 @@ class RespAuthTest {
         db.close();
     }
 
-    private RespClient client() {
-        return new RespClient(server.port());
+    private RespSocket client() {
+        return new RespSocket(server.port());
     }
 
-    private RespClient as(String user, String password) {
-        RespClient c = client();
+    private RespSocket as(String user, String password) {
+        RespSocket c = client();
         assertThat(c.text("AUTH", user, password)).isEqualTo("OK");
         return c;
     }
@@ -49,7 +49,7 @@ class RespAuthTest {
     @Test
     void everyCommandButLoginQuitAndResetNeedsAuthentication() {
         db.put("pub/a", "1");
-        try (RespClient c = client()) {
+        try (RespSocket c = client()) {
             for (List<String> command : List.of(
                     List.of("GET", "pub/a"),
                     List.of("SET", "app/a", "1"),
@@ -87,7 +87,7 @@ class RespAuthTest {
 
     @Test
     void wrongCredentialsAreRefusedAndLeaveTheConnectionAsItWas() {
-        try (RespClient c = client()) {
+        try (RespSocket c = client()) {
             assertThat(c.text("AUTH", "app", "wrong")).isEqualTo(WRONGPASS);
             assertThat(c.text("AUTH", "nobody", "app-pw")).isEqualTo(WRONGPASS);
             assertThat(c.text("AUTH", "app", "")).isEqualTo(WRONGPASS);
@@ -107,17 +107,17 @@ class RespAuthTest {
 
     @Test
     void passwordTokenOneArgumentAuthAndHello() {
-        try (RespClient c = client()) {
+        try (RespSocket c = client()) {
             assertThat(c.text("AUTH", "default-pw")).isEqualTo("OK");
             assertThat(c.text("ACL", "WHOAMI")).isEqualTo("default");
         }
-        try (RespClient c = client()) {
+        try (RespSocket c = client()) {
             assertThat(c.text("AUTH", "app", AuthFixture.APP_TOKEN))
                     .as("the token works as a password")
                     .isEqualTo("OK");
             assertThat(c.text("ACL", "WHOAMI")).isEqualTo("app");
         }
-        try (RespClient c = client()) {
+        try (RespSocket c = client()) {
             Object hello = c.call("HELLO", "2", "AUTH", "admin", "admin-pw", "SETNAME", "tool");
             assertThat(hello)
                     .asInstanceOf(org.assertj.core.api.InstanceOfAssertFactories.LIST)
@@ -136,7 +136,7 @@ class RespAuthTest {
         db.put("pub/a", "p");
         db.put("app/secret/s", "s");
         db.put("other", "o");
-        try (RespClient c = as("app", "app-pw")) {
+        try (RespSocket c = as("app", "app-pw")) {
             assertThat(c.text("SET", "app/a", "1")).isEqualTo("OK");
             assertThat(c.text("GET", "app/a")).isEqualTo("1");
             assertThat(c.text("GET", "pub/a")).isEqualTo("p");
@@ -173,7 +173,7 @@ class RespAuthTest {
     void aCommandOnSeveralKeysNeedsAccessToEveryOne() {
         db.put("pub/a", "p");
         db.put("other", "o");
-        try (RespClient c = as("app", "app-pw")) {
+        try (RespSocket c = as("app", "app-pw")) {
             assertThat(c.text("MSET", "app/a", "1", "app/b", "2")).isEqualTo("OK");
             assertThat(c.text("MSET", "app/c", "1", "pub/c", "2")).isEqualTo(NOPERM_KEY);
             assertThat(c.text("MSETNX", "app/c", "1", "pub/c", "2")).isEqualTo(NOPERM_KEY);
@@ -202,7 +202,7 @@ class RespAuthTest {
 
     @Test
     void aDeniedCommandInsideMultiAbortsTheTransaction() {
-        try (RespClient c = as("app", "app-pw")) {
+        try (RespSocket c = as("app", "app-pw")) {
             assertThat(c.text("MULTI")).isEqualTo("OK");
             assertThat(c.text("SET", "app/t", "1")).isEqualTo("QUEUED");
             assertThat(c.text("SET", "pub/t", "1")).isEqualTo(NOPERM_KEY);
@@ -214,7 +214,7 @@ class RespAuthTest {
         assertThat(db.get("app/t")).isEmpty();
         // an AUTH queued in MULTI changes the user for what follows it: the later commands are checked again
         db.put("other", "o");
-        try (RespClient c = as("admin", "admin-pw")) {
+        try (RespSocket c = as("admin", "admin-pw")) {
             assertThat(c.text("MULTI")).isEqualTo("OK");
             assertThat(c.text("AUTH", "app", "app-pw")).isEqualTo("QUEUED");
             assertThat(c.text("GET", "other")).isEqualTo("QUEUED");
@@ -230,7 +230,7 @@ class RespAuthTest {
             {"CONFIG", "SET", "timeout", "0"}, {"CONFIG", "RESETSTAT"}, {"ACL", "LIST"}, {"ACL", "USERS"}
         };
         for (String user : List.of("app", "default", "boss")) {
-            try (RespClient c = as(user, user + "-pw")) {
+            try (RespSocket c = as(user, user + "-pw")) {
                 for (String[] command : adminOnly) {
                     String name = (command.length > 1 && !command[0].startsWith("FLUSH")
                                     ? command[0] + "|" + command[1]
@@ -252,7 +252,7 @@ class RespAuthTest {
             }
         }
         assertThat(db.get("pub/a")).isPresent();
-        try (RespClient c = as("admin", "admin-pw")) {
+        try (RespSocket c = as("admin", "admin-pw")) {
             assertThat(c.text("ACL", "USERS")).isEqualTo("[admin, app, default, boss, scraper]");
             String list = c.text("ACL", "LIST");
             assertThat(list).contains("user app on password token 'app/secret/'=none 'app/'=write 'pub/'=read");
@@ -265,7 +265,7 @@ class RespAuthTest {
     @Test
     void keysAndScanShowOnlyReadableKeys() {
         for (String k : List.of("app/1", "app/2", "app/secret/x", "other/1", "pub/1", "zzz")) db.put(k, "v");
-        try (RespClient c = as("app", "app-pw")) {
+        try (RespSocket c = as("app", "app-pw")) {
             assertThat(c.text("KEYS", "*")).isEqualTo("[app/1, app/2, pub/1]");
             assertThat(c.text("KEYS", "app/*")).isEqualTo("[app/1, app/2]");
             // SCAN walks every key in pages but returns only the readable ones
@@ -281,14 +281,14 @@ class RespAuthTest {
             assertThat(cursor).isEqualTo("0");
             assertThat(seen).containsExactly("app/1", "app/2", "pub/1");
         }
-        try (RespClient c = as("admin", "admin-pw")) {
+        try (RespSocket c = as("admin", "admin-pw")) {
             assertThat(c.text("KEYS", "*")).isEqualTo("[app/1, app/2, app/secret/x, other/1, pub/1, zzz]");
         }
     }
 
     @Test
     void aUserWithoutRulesCanLogInButTouchNoKey() {
-        try (RespClient c = as("scraper", AuthFixture.SCRAPER_TOKEN)) {
+        try (RespSocket c = as("scraper", AuthFixture.SCRAPER_TOKEN)) {
             assertThat(c.text("PING")).isEqualTo("PONG");
             assertThat(c.text("GET", "x")).isEqualTo(NOPERM_KEY);
             assertThat(c.text("SET", "x", "1")).isEqualTo(NOPERM_KEY);
@@ -298,7 +298,7 @@ class RespAuthTest {
 
     @Test
     void channelsAndWatchesFollowTheKeyRules() {
-        try (RespClient c = as("app", "app-pw")) {
+        try (RespSocket c = as("app", "app-pw")) {
             // app reads pub/ and writes app/ (not app/secret/): channels are checked as keys of the same name
             assertThat(c.text("PUBLISH", "pub/news", "x")).isEqualTo("-NOPERM No permissions to access a channel");
             assertThat(c.text("PUBLISH", "app/news", "x")).isEqualTo("0");

@@ -9,20 +9,27 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import javax.net.SocketFactory;
 
 /**
  * A bare RESP client on a socket, to see frames exactly as the server sends them. Bulk strings read as UTF-8
  * Strings, integers as Longs, nulls as null, arrays as Lists, maps as Maps; errors and pushes get their own types.
  */
 final class RespSocket implements AutoCloseable {
-    /** An error reply. */
-    record Err(String text) {}
+    /** An error reply; shown with its '-', so it is easy to tell from a value in {@link #text}. */
+    record Err(String text) {
+        @Override
+        public String toString() {
+            return "-" + text;
+        }
+    }
 
     /** A RESP3 push frame ({@code >}). */
     record Push(List<Object> items) {}
@@ -39,10 +46,19 @@ final class RespSocket implements AutoCloseable {
     private final InputStream in;
     private final OutputStream out;
 
+    /** How long a read waits for the server. */
+    private static final int TIMEOUT_MILLIS = 10_000;
+
     RespSocket(int port) {
+        this(SocketFactory.getDefault(), port);
+    }
+
+    /** Over {@code factory}'s sockets: TLS with an SSLSocketFactory. */
+    RespSocket(SocketFactory factory, int port) {
         try {
-            socket = new Socket("127.0.0.1", port);
-            socket.setSoTimeout(5000);
+            socket = factory.createSocket();
+            socket.connect(new InetSocketAddress("127.0.0.1", port), TIMEOUT_MILLIS);
+            socket.setSoTimeout(TIMEOUT_MILLIS);
             in = new BufferedInputStream(socket.getInputStream());
             out = socket.getOutputStream();
         } catch (IOException e) {
@@ -74,7 +90,12 @@ final class RespSocket implements AutoCloseable {
         return send(args).read();
     }
 
-    /** The next frame; fails after 5 s of silence. */
+    /** The reply as text ("OK", "-ERR …", "3", "null", "[a, b]"), for tests that check exact replies. */
+    String text(String... args) {
+        return String.valueOf(call(args));
+    }
+
+    /** The next frame; fails after 10 s of silence. */
     Object read() {
         try {
             return frame();
@@ -92,7 +113,7 @@ final class RespSocket implements AutoCloseable {
             } catch (SocketTimeoutException quiet) {
                 return NOTHING;
             } finally {
-                socket.setSoTimeout(5000);
+                socket.setSoTimeout(TIMEOUT_MILLIS);
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);

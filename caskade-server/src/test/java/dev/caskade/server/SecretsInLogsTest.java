@@ -46,7 +46,7 @@ class SecretsInLogsTest {
                 HttpServer http = HttpServer.start(
                         db, HttpOptions.defaults().withAddress("127.0.0.1", 0), AuthFixture.USERS, null);
                 HttpClient client = HttpClient.newHttpClient()) {
-            try (RespClient c = new RespClient(resp.port())) {
+            try (RespSocket c = new RespSocket(resp.port())) {
                 c.call("AUTH", "app", wrong);
                 c.call("AUTH", wrong);
                 c.call("HELLO", "3", "AUTH", "admin", wrong);

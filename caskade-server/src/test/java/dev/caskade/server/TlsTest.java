@@ -82,7 +82,7 @@ class TlsTest {
                     assertThat(j.get("app/k")).isEqualTo("over tls");
                 }
             }
-            try (RespClient raw = new RespClient(certificate.trust().getSocketFactory(), server.respPort())) {
+            try (RespSocket raw = new RespSocket(certificate.trust().getSocketFactory(), server.respPort())) {
                 assertThat(raw.text("GET", "app/k")).isEqualTo("-NOAUTH Authentication required.");
             }
             assertThat(Files.readString(dir.resolve("data/serve.json"))).contains("\"tls\":true");
@@ -98,7 +98,7 @@ class TlsTest {
                                 HttpResponse.BodyHandlers.ofString()))
                         .isInstanceOf(IOException.class);
             }
-            try (RespClient raw = new RespClient(server.respPort())) {
+            try (RespSocket raw = new RespSocket(server.respPort())) {
                 assertThatThrownBy(() -> raw.call("PING")).isInstanceOf(java.io.UncheckedIOException.class);
             }
         }
