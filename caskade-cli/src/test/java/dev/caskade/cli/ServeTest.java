@@ -68,17 +68,7 @@ class ServeTest {
                         "sync")
                 .start();
         try {
-            BlockingQueue<String> lines = new LinkedBlockingQueue<>();
-            Thread.ofVirtual().start(() -> {
-                try (BufferedReader r =
-                        new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8))) {
-                    for (String line; (line = r.readLine()) != null; ) lines.add(line);
-                } catch (IOException e) {
-                    lines.add("read failed: " + e);
-                }
-            });
-            String banner = lines.poll(60, TimeUnit.SECONDS);
-            while (banner != null && !banner.startsWith("caskade serving")) banner = lines.poll(60, TimeUnit.SECONDS);
+            String banner = banner(server);
             assertThat(banner).as("startup line").isNotNull();
             String serveJson = Files.readString(data.resolve("serve.json"));
             int resp = intField(serveJson, "respPort");
@@ -188,17 +178,7 @@ class ServeTest {
         Process server = pb.start();
         Path data = conf.resolve("store");
         try {
-            BlockingQueue<String> lines = new LinkedBlockingQueue<>();
-            Thread.ofVirtual().start(() -> {
-                try (BufferedReader r =
-                        new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8))) {
-                    for (String line; (line = r.readLine()) != null; ) lines.add(line);
-                } catch (IOException e) {
-                    lines.add("read failed: " + e);
-                }
-            });
-            String banner = lines.poll(60, TimeUnit.SECONDS);
-            while (banner != null && !banner.startsWith("caskade serving")) banner = lines.poll(60, TimeUnit.SECONDS);
+            String banner = banner(server);
             assertThat(banner).as("startup line").isNotNull().contains("1 user").contains("interval:50");
             String serveJson = Files.readString(data.resolve("serve.json"));
             assertThat(serveJson).contains("\"durability\":\"interval:50\"");
@@ -262,5 +242,21 @@ class ServeTest {
         Matcher m = Pattern.compile("\"" + name + "\"\\s*:\\s*(\\d+)").matcher(json);
         assertThat(m.find()).as("%s in %s", name, json).isTrue();
         return Integer.parseInt(m.group(1));
+    }
+
+    /** The server's startup line ("caskade serving …"), or null if none came within a minute. */
+    private static String banner(Process server) throws InterruptedException {
+        BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+        Thread.ofVirtual().start(() -> {
+            try (BufferedReader r =
+                    new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8))) {
+                for (String line; (line = r.readLine()) != null; ) lines.add(line);
+            } catch (IOException e) {
+                lines.add("read failed: " + e);
+            }
+        });
+        String banner = lines.poll(60, TimeUnit.SECONDS);
+        while (banner != null && !banner.startsWith("caskade serving")) banner = lines.poll(60, TimeUnit.SECONDS);
+        return banner;
     }
 }
