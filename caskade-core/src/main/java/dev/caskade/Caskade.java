@@ -81,6 +81,8 @@ public final class Caskade implements AutoCloseable {
     private final ScheduledExecutorService maintenance;
     private ByteBuffer encodeBuffer = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
     final AtomicLong merges = new AtomicLong();
+    /** Times merge compacted past a file pin that exceeded the budget ({@link Stats#pinsDropped()}). */
+    final AtomicLong pinsDropped = new AtomicLong();
     final List<java.util.function.BooleanSupplier> pendingRecordCleanups = new ArrayList<>();
 
     /**
@@ -878,7 +880,8 @@ public final class Caskade implements AutoCloseable {
                 snapshots.values().stream().mapToInt(Integer::intValue).sum(),
                 merges.get(),
                 options.durability().toString(),
-                log.fsyncs);
+                log.fsyncs,
+                pinsDropped.get());
     }
 
     /** The store's directory. */
