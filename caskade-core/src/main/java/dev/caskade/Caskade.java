@@ -709,6 +709,13 @@ public final class Caskade implements AutoCloseable {
         return Optional.ofNullable(read(key, l, KeyDir::at, rev));
     }
 
+    /** The {@link Digest} of the live keys under {@code prefix} now: {@link Snapshot#digest} of a new snapshot. */
+    public Digest digest(byte[] prefix) {
+        try (Snapshot s = snapshot()) {
+            return s.digest(prefix);
+        }
+    }
+
     // ---- change feed
 
     /** Watches commits under {@code prefix} after {@code fromRevision}; see {@link Watch}. */
