@@ -83,6 +83,7 @@ public final class Caskade implements AutoCloseable {
     final AtomicLong merges = new AtomicLong();
     /** Times merge compacted past a file pin that exceeded the budget ({@link Stats#pinsDropped()}). */
     final AtomicLong pinsDropped = new AtomicLong();
+
     final List<java.util.function.BooleanSupplier> pendingRecordCleanups = new ArrayList<>();
 
     /**
@@ -178,12 +179,17 @@ public final class Caskade implements AutoCloseable {
      * unless {@link CaskadeOptions#repairing()} is set.
      *
      * @throws LockedException when another process or open instance holds the directory
+     * @throws CaskadeException when the directory holds a {@link Loader}'s unfinished load
      */
     public static Caskade open(Path dir, CaskadeOptions options) {
         try {
             Files.createDirectories(dir);
             LockFile lock = LockFile.acquire(dir);
             try {
+                if (Files.exists(dir.resolve(Loader.MARKER))) {
+                    throw new CaskadeException("store directory holds an unfinished bulk load (a " + Loader.MARKER
+                            + " marker): restore again, which clears it: dir=" + dir);
+                }
                 return new Caskade(dir, options, lock);
             } catch (IOException | RuntimeException | Error e) {
                 lock.close();
