@@ -126,8 +126,7 @@ final class Merge {
          * pin; while those bytes exceed {@code budget}, ignores the oldest pin. A pin below the compaction point
          * holds nothing: its history is already gone.
          */
-        static FilePins hold(
-                Map<String, Long> pins, long compacted, List<Segment> data, int eligible, long budget) {
+        static FilePins hold(Map<String, Long> pins, long compacted, List<Segment> data, int eligible, long budget) {
             List<Map.Entry<String, Long>> live = new ArrayList<>();
             for (Map.Entry<String, Long> e : pins.entrySet()) if (e.getValue() >= compacted) live.add(e);
             live.sort(Map.Entry.comparingByValue());

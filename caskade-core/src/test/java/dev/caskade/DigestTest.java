@@ -37,7 +37,9 @@ class DigestTest {
             assertThat(db.digest(new byte[0]).revision()).isEqualTo(6);
             assertThat(db.digest(new byte[0]).sha256()).isNotEqualTo(both);
             db.put("a", "1");
-            assertThat(db.digest(new byte[0])).as("same content, later revision").isEqualTo(new Digest(7, 2, both));
+            assertThat(db.digest(new byte[0]))
+                    .as("same content, later revision")
+                    .isEqualTo(new Digest(7, 2, both));
             assertThat(db.stats().snapshots()).as("digest closes its snapshot").isZero();
         }
     }

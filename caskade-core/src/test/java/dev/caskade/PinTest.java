@@ -75,7 +75,9 @@ class PinTest {
             write(db, 30);
             assertThat(db.merge()).as("segments before the pin are merged").isTrue();
             assertThat(db.compactedRevision()).isPositive().isLessThanOrEqualTo(10);
-            assertThat(replay(db, 10)).as("a watch from the pin sees every later commit").isEqualTo(range(10, 60));
+            assertThat(replay(db, 10))
+                    .as("a watch from the pin sees every later commit")
+                    .isEqualTo(range(10, 60));
 
             pin.moveTo(db.revision());
             assertThat(db.merge()).as("the moved pin lets merge go on").isTrue();
@@ -109,8 +111,7 @@ class PinTest {
 
     /** Moves a pin from a child JVM, which holds no lock on the store (the store is open here). */
     private void mover(String name, long revision) throws Exception {
-        try (ChildJvm child = ChildJvm.start(
-                PinMover.class, List.of(dir.toString(), name, Long.toString(revision)))) {
+        try (ChildJvm child = ChildJvm.start(PinMover.class, List.of(dir.toString(), name, Long.toString(revision)))) {
             assertThat(child.awaitLine(l -> l.startsWith("MOVED"), Duration.ofSeconds(60)))
                     .as("child stderr: %s", child.stderr())
                     .hasValue("MOVED " + revision);
@@ -153,7 +154,9 @@ class PinTest {
                     .isLessThanOrEqualTo(45);
             assertThatThrownBy(() -> db.watch("", 2, e -> {})).isInstanceOf(CompactedException.class);
             assertThat(replay(db, 45)).isEqualTo(range(45, 60));
-            assertThat(old.revision()).as("the dropped pin's file stays for its owner to find").isEqualTo(2);
+            assertThat(old.revision())
+                    .as("the dropped pin's file stays for its owner to find")
+                    .isEqualTo(2);
             synchronized (warnings) {
                 assertThat(warnings)
                         .singleElement()
@@ -197,7 +200,9 @@ class PinTest {
         Pin a = Pin.open(dir, "s3-main_1.x");
         Pin b = Pin.open(dir, "B".repeat(100));
         a.moveTo(7);
-        assertThat(Pin.open(dir, "s3-main_1.x").revision()).as("reopening keeps the revision").isEqualTo(7);
+        assertThat(Pin.open(dir, "s3-main_1.x").revision())
+                .as("reopening keeps the revision")
+                .isEqualTo(7);
         assertThat(Files.readString(dir.resolve("pins").resolve("s3-main_1.x"))).isEqualTo("7\n");
         Files.writeString(dir.resolve("pins").resolve("s3-main_1.x~999999999.1"), "3\n"); // a mover's temporary file
         assertThat(Pin.list(dir)).containsExactly(Map.entry("B".repeat(100), 0L), Map.entry("s3-main_1.x", 7L));
