@@ -81,6 +81,9 @@ public final class Caskade implements AutoCloseable {
     private final ScheduledExecutorService maintenance;
     private ByteBuffer encodeBuffer = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
     final AtomicLong merges = new AtomicLong();
+    /** Times merge compacted past a file pin that exceeded the budget ({@link Stats#pinsDropped()}). */
+    final AtomicLong pinsDropped = new AtomicLong();
+
     final List<java.util.function.BooleanSupplier> pendingRecordCleanups = new ArrayList<>();
 
     /**
@@ -176,12 +179,17 @@ public final class Caskade implements AutoCloseable {
      * unless {@link CaskadeOptions#repairing()} is set.
      *
      * @throws LockedException when another process or open instance holds the directory
+     * @throws CaskadeException when the directory holds a {@link Loader}'s unfinished load
      */
     public static Caskade open(Path dir, CaskadeOptions options) {
         try {
             Files.createDirectories(dir);
             LockFile lock = LockFile.acquire(dir);
             try {
+                if (Files.exists(dir.resolve(Loader.MARKER))) {
+                    throw new CaskadeException("store directory holds an unfinished bulk load (a " + Loader.MARKER
+                            + " marker): restore again, which clears it: dir=" + dir);
+                }
                 return new Caskade(dir, options, lock);
             } catch (IOException | RuntimeException | Error e) {
                 lock.close();
@@ -707,6 +715,13 @@ public final class Caskade implements AutoCloseable {
         return Optional.ofNullable(read(key, l, KeyDir::at, rev));
     }
 
+    /** The {@link Digest} of the live keys under {@code prefix} now: {@link Snapshot#digest} of a new snapshot. */
+    public Digest digest(byte[] prefix) {
+        try (Snapshot s = snapshot()) {
+            return s.digest(prefix);
+        }
+    }
+
     // ---- change feed
 
     /** Watches commits under {@code prefix} after {@code fromRevision}; see {@link Watch}. */
@@ -878,7 +893,8 @@ public final class Caskade implements AutoCloseable {
                 snapshots.values().stream().mapToInt(Integer::intValue).sum(),
                 merges.get(),
                 options.durability().toString(),
-                log.fsyncs);
+                log.fsyncs,
+                pinsDropped.get());
     }
 
     /** The store's directory. */

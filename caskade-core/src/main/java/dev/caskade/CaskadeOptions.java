@@ -25,6 +25,8 @@ import java.util.Objects;
  * @param watchBuffer events a watch buffers for a slow listener before it ends with {@code OVERFLOW}
  * @param repairing open a damaged store by skipping and reporting bad entries instead of failing
  * @param clock the time source for timestamps and TTLs (tests inject their own)
+ * @param pinBytes the most data-segment bytes that file pins ({@link Pin}) may keep merge from compacting; past
+ *     it merge ignores the oldest file pins (default 1 GiB)
  */
 public record CaskadeOptions(
         Durability durability,
@@ -40,7 +42,8 @@ public record CaskadeOptions(
         Duration reapInterval,
         int watchBuffer,
         boolean repairing,
-        Clock clock) {
+        Clock clock,
+        long pinBytes) {
 
     /** Validates every field; a bad value fails with a message that names it. */
     public CaskadeOptions {
@@ -66,13 +69,17 @@ public record CaskadeOptions(
         require(mergeBytesPerSecond >= 0, "mergeBytesPerSecond must not be negative: " + mergeBytesPerSecond);
         require(!mergeCheckInterval.isNegative(), "mergeCheckInterval must not be negative: " + mergeCheckInterval);
         require(watchBuffer >= 1, "watchBuffer must be positive: " + watchBuffer);
+        require(pinBytes >= 0, "pinBytes must not be negative: " + pinBytes);
     }
 
     private static void require(boolean ok, String message) {
         if (!ok) throw new IllegalArgumentException(message);
     }
 
-    /** SYNC durability, 128 MiB segments, 24 h / 1 GiB of history, merge at 60 % dead or 512 MiB dead. */
+    /**
+     * SYNC durability, 128 MiB segments, 24 h / 1 GiB of history, merge at 60 % dead or 512 MiB dead, 1 GiB held
+     * by file pins at most.
+     */
     public static CaskadeOptions defaults() {
         return new CaskadeOptions(
                 Durability.SYNC,
@@ -88,7 +95,8 @@ public record CaskadeOptions(
                 Duration.ofSeconds(1),
                 10_000,
                 false,
-                Clock.systemUTC());
+                Clock.systemUTC(),
+                1L << 30);
     }
 
     /** The defaults, with {@link #repairing()} set: damaged entries are skipped and reported. */
@@ -112,7 +120,8 @@ public record CaskadeOptions(
                 reapInterval,
                 watchBuffer,
                 repairing,
-                clock);
+                clock,
+                pinBytes);
     }
 
     /** A copy with another segment size. */
@@ -131,7 +140,8 @@ public record CaskadeOptions(
                 reapInterval,
                 watchBuffer,
                 repairing,
-                clock);
+                clock,
+                pinBytes);
     }
 
     /** A copy with other key and value limits. */
@@ -150,7 +160,8 @@ public record CaskadeOptions(
                 reapInterval,
                 watchBuffer,
                 repairing,
-                clock);
+                clock,
+                pinBytes);
     }
 
     /** A copy with another history retention. */
@@ -169,7 +180,8 @@ public record CaskadeOptions(
                 reapInterval,
                 watchBuffer,
                 repairing,
-                clock);
+                clock,
+                pinBytes);
     }
 
     /** A copy with other merge triggers. */
@@ -188,7 +200,8 @@ public record CaskadeOptions(
                 reapInterval,
                 watchBuffer,
                 repairing,
-                clock);
+                clock,
+                pinBytes);
     }
 
     /** A copy with another reaper interval; {@link Duration#ZERO} turns background reaping off. */
@@ -207,7 +220,8 @@ public record CaskadeOptions(
                 interval,
                 watchBuffer,
                 repairing,
-                clock);
+                clock,
+                pinBytes);
     }
 
     /** A copy with another watch buffer size. */
@@ -226,7 +240,8 @@ public record CaskadeOptions(
                 reapInterval,
                 events,
                 repairing,
-                clock);
+                clock,
+                pinBytes);
     }
 
     /** A copy with repair on or off. */
@@ -245,7 +260,8 @@ public record CaskadeOptions(
                 reapInterval,
                 watchBuffer,
                 on,
-                clock);
+                clock,
+                pinBytes);
     }
 
     /** A copy with another clock. */
@@ -264,6 +280,30 @@ public record CaskadeOptions(
                 reapInterval,
                 watchBuffer,
                 repairing,
-                c);
+                c,
+                pinBytes);
+    }
+
+    /**
+     * A copy with another budget for file pins: the most data-segment bytes that {@link Pin}s may keep merge from
+     * compacting before it ignores the oldest of them (0: file pins never hold anything back).
+     */
+    public CaskadeOptions withPinBytes(long bytes) {
+        return new CaskadeOptions(
+                durability,
+                segmentBytes,
+                maxKeyBytes,
+                maxValueBytes,
+                historyAge,
+                historyBytes,
+                mergeFragmentation,
+                mergeDeadBytes,
+                mergeBytesPerSecond,
+                mergeCheckInterval,
+                reapInterval,
+                watchBuffer,
+                repairing,
+                clock,
+                bytes);
     }
 }

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Background compaction. Picks the oldest sealed data segments that history retention and every watch
@@ -19,6 +20,7 @@ import java.util.List;
  */
 final class Merge {
     private static final int SWAP_CHUNK = 4096;
+    private static final System.Logger LOG = System.getLogger(Merge.class.getName());
 
     /** One live entry copied: where it was and where it went. */
     private record Move(byte[] key, Loc from, int output, int offset) {}
@@ -51,6 +53,9 @@ final class Merge {
      */
     private static List<Segment> choose(Caskade db, boolean explicit) {
         CaskadeOptions o = db.options;
+        // read afresh each time: another process moves them (one moved forward after this read was merely
+        // honoured more than it needed)
+        Map<String, Long> filePins = Pin.list(db.dir);
         return db.hub.locked(() -> {
             long now = o.clock().millis();
             long pin = db.oldestPin();
@@ -68,15 +73,20 @@ final class Merge {
                 newerBytes[i] = newer;
                 newer += data.get(i).size();
             }
+            // the oldest data segments that retention, watches and snapshots let go
+            int eligible = 0;
+            for (; eligible < data.size(); eligible++) {
+                Segment s = data.get(eligible);
+                boolean old = s.maxTimestamp <= now - o.historyAge().toMillis();
+                boolean beyond = newerBytes[eligible] >= o.historyBytes();
+                if (!(old && beyond && s.maxRevision <= pin)) break;
+            }
+            FilePins held = FilePins.hold(filePins, db.compactedRevision, data, eligible, o.pinBytes());
             List<Segment> chosen = new ArrayList<>(merged);
             long boundary = db.compactedRevision;
-            for (int i = 0; i < data.size(); i++) {
-                Segment s = data.get(i);
-                boolean old = s.maxTimestamp <= now - o.historyAge().toMillis();
-                boolean beyond = newerBytes[i] >= o.historyBytes();
-                if (!(old && beyond && s.maxRevision <= pin)) break;
-                chosen.add(s);
-                boundary = Math.max(boundary, s.maxRevision);
+            for (int i = 0; i < held.cut(); i++) {
+                chosen.add(data.get(i));
+                boundary = Math.max(boundary, data.get(i).maxRevision);
             }
             long total = 0;
             long dead = 0;
@@ -88,10 +98,49 @@ final class Merge {
                     ? dead > 0
                     : dead > 0 && (dead >= o.mergeFragmentation() * total || dead >= o.mergeDeadBytes());
             if (!due) return null;
+            for (Dropped d : held.dropped()) {
+                if (d.revision() >= boundary) continue; // ignored, but its history survives this merge
+                db.pinsDropped.incrementAndGet();
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "merge compacts past file pin '" + d.name() + "' at revision " + d.revision() + " of " + db.dir
+                                + ": file pins held back " + d.heldBytes() + " bytes of log, more than the budget of "
+                                + o.pinBytes() + " bytes (pinBytes); its owner must start over from a snapshot");
+            }
             db.compactedRevision = boundary;
             chosen.sort((a, b) -> Long.compare(a.id, b.id));
             return chosen;
         });
+    }
+
+    /** A file pin that merge ignores, and the bytes file pins held back when it was the oldest. */
+    private record Dropped(String name, long revision, long heldBytes) {}
+
+    /**
+     * How far file pins let merge go: the first {@code cut} data segments may be merged, and the {@code dropped}
+     * pins were ignored to stay within the budget.
+     */
+    private record FilePins(int cut, List<Dropped> dropped) {
+        /**
+         * Of the {@code eligible} oldest data segments, holds back those with history after the oldest live file
+         * pin; while those bytes exceed {@code budget}, ignores the oldest pin. A pin below the compaction point
+         * holds nothing: its history is already gone.
+         */
+        static FilePins hold(Map<String, Long> pins, long compacted, List<Segment> data, int eligible, long budget) {
+            List<Map.Entry<String, Long>> live = new ArrayList<>();
+            for (Map.Entry<String, Long> e : pins.entrySet()) if (e.getValue() >= compacted) live.add(e);
+            live.sort(Map.Entry.comparingByValue());
+            List<Dropped> dropped = new ArrayList<>();
+            for (Map.Entry<String, Long> p : live) {
+                int cut = 0; // data segments are in revision order: the first one the pin needs, and all after it
+                while (cut < eligible && data.get(cut).maxRevision <= p.getValue()) cut++;
+                long held = 0;
+                for (int i = cut; i < eligible; i++) held += data.get(i).size();
+                if (held <= budget) return new FilePins(cut, dropped);
+                dropped.add(new Dropped(p.getKey(), p.getValue(), held));
+            }
+            return new FilePins(eligible, dropped);
+        }
     }
 
     private static void merge(Caskade db, List<Segment> inputs) throws IOException {

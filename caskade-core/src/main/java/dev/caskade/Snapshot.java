@@ -1,6 +1,11 @@
 package dev.caskade;
 
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -66,6 +71,29 @@ public final class Snapshot implements AutoCloseable {
     public Stream<Entry> range(byte[] from, byte[] to) {
         checkOpen();
         return db.entriesAt(revision, from, to);
+    }
+
+    /** The {@link Digest} of the live keys under {@code prefix} at this snapshot's revision. */
+    public Digest digest(byte[] prefix) {
+        MessageDigest sha;
+        try {
+            sha = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JDK lacks SHA-256", e);
+        }
+        ByteBuffer len = ByteBuffer.allocate(4); // big-endian, as the digest's definition says
+        long keys = 0;
+        try (Stream<Entry> s = scan(prefix)) {
+            for (Iterator<Entry> it = s.iterator(); it.hasNext(); ) {
+                Entry e = it.next();
+                sha.update(len.clear().putInt(e.key().length).array());
+                sha.update(e.key());
+                sha.update(len.clear().putInt(e.value().length).array());
+                sha.update(e.value());
+                keys++;
+            }
+        }
+        return new Digest(revision, keys, HexFormat.of().formatHex(sha.digest()));
     }
 
     private void checkOpen() {

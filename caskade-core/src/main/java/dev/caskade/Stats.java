@@ -16,6 +16,8 @@ package dev.caskade;
  * @param merges merges completed since open
  * @param durability the durability mode in force
  * @param fsyncs fsyncs that group commit ran since open; commits per fsync is how well writers share them
+ * @param pinsDropped times since open that merge compacted past a file pin ({@link Pin}) because the bytes file
+ *     pins held back exceeded {@link CaskadeOptions#pinBytes()}; that pin's owner must start over from a snapshot
  */
 public record Stats(
         long revision,
@@ -30,4 +32,5 @@ public record Stats(
         int snapshots,
         long merges,
         String durability,
-        long fsyncs) {}
+        long fsyncs,
+        long pinsDropped) {}

@@ -4,6 +4,7 @@ import dev.caskade.Batch;
 import dev.caskade.Caskade;
 import dev.caskade.ConflictException;
 import dev.caskade.CorruptionException;
+import dev.caskade.Digest;
 import dev.caskade.Entry;
 import dev.caskade.LimitException;
 import dev.caskade.Snapshot;
@@ -11,14 +12,10 @@ import dev.caskade.Stats;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -403,29 +400,8 @@ final class HttpApi {
     }
 
     private HttpReply digest(HttpQuery q) {
-        byte[] prefix = q.bytes("prefix", new byte[0]);
-        MessageDigest sha;
-        try {
-            sha = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JDK lacks SHA-256", e);
-        }
-        ByteBuffer len = ByteBuffer.allocate(4);
-        long keys = 0;
-        try (Snapshot snap = db.snapshot();
-                Stream<Entry> s = snap.scan(prefix)) {
-            for (Iterator<Entry> it = s.iterator(); it.hasNext(); ) {
-                Entry e = it.next();
-                sha.update(len.clear().putInt(e.key().length).array());
-                sha.update(e.key());
-                sha.update(len.clear().putInt(e.value().length).array());
-                sha.update(e.value());
-                keys++;
-            }
-            return json(
-                    HttpResponseStatus.OK,
-                    new HttpJson.Digest(snap.revision(), keys, HexFormat.of().formatHex(sha.digest())));
-        }
+        Digest d = db.digest(q.bytes("prefix", new byte[0]));
+        return json(HttpResponseStatus.OK, new HttpJson.Digest(d.revision(), d.keys(), d.sha256()));
     }
 
     private HttpReply status() {

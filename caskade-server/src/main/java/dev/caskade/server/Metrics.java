@@ -41,6 +41,7 @@ final class Metrics {
         store("caskade.snapshots", "open snapshots", Stats::snapshots);
         store("caskade.merges", "merges since open", Stats::merges);
         store("caskade.fsyncs", "group-commit fsyncs since open", Stats::fsyncs);
+        store("caskade.pins.dropped", "times merge compacted past a file pin over the pin budget", Stats::pinsDropped);
         httpRequests = Counter.builder("caskade.http.requests")
                 .description("HTTP requests answered")
                 .register(registry);

@@ -1322,6 +1322,7 @@ final class RespCommands {
                         + st.segments() + "\r\ncaskade_disk_bytes:" + st.diskBytes() + "\r\ncaskade_live_bytes:"
                         + st.liveBytes() + "\r\ncaskade_dead_bytes:" + st.deadBytes() + "\r\ncaskade_merges:"
                         + st.merges() + "\r\ncaskade_fsyncs:" + st.fsyncs()
+                        + "\r\ncaskade_pins_dropped:" + st.pinsDropped()
                         + "\r\n");
         sections.put("replication", "role:master\r\nconnected_slaves:0\r\n");
         sections.put("keyspace", st.keys() == 0 ? "" : "db0:keys=" + st.keys() + ",expires=0,avg_ttl=0\r\n");

@@ -40,6 +40,7 @@ class HttpMetricsTest {
         String text = new String(r.body(), UTF_8);
         assertThat(text).containsPattern("(?m)^caskade_revision 3\\.0$");
         assertThat(text).containsPattern("(?m)^caskade_keys 2\\.0$");
+        assertThat(text).containsPattern("(?m)^caskade_pins_dropped 0\\.0$");
         assertThat(text).containsPattern("(?m)^caskade_http_requests_total [4-9]\\.0$");
         assertThat(text).contains("caskade_dead_bytes", "caskade_watches", "jvm_memory_used_bytes");
         assertThat(fx.send(java.net.http.HttpRequest.newBuilder(fx.uri("/metrics"))

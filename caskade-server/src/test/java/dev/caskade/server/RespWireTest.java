@@ -96,6 +96,7 @@ class RespWireTest {
                 .contains(
                         "caskade_revision:2",
                         "caskade_compacted_revision:0",
+                        "caskade_pins_dropped:0",
                         "db0:keys=1,expires=0,avg_ttl=0",
                         "# Replication",
                         "# Clients");
