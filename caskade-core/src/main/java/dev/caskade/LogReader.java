@@ -285,7 +285,11 @@ final class LogReader {
                         && queue.peek().pre == bestPre
                         && Arrays.equals(queue.peek().item.key(), best.key())) {
                     Head o = queue.poll();
-                    if (o.item.revision() > best.revision()) {
+                    // one commit may write a key twice (a batch): its entries share the revision and the later one
+                    // wins, as it did when it was applied. Equal revisions come out of the queue in offset order, and
+                    // a merge copy of a version always is of the commit's final entry for the key, so the version
+                    // polled last is right
+                    if (o.item.revision() >= best.revision()) {
                         bestSeg.deadBytes.addAndGet(best.size());
                         best = o.item;
                         bestSeg = o.source.segment();
