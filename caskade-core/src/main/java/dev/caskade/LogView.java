@@ -66,7 +66,8 @@ final class LogView {
                 } catch (CorruptionException c) {
                     // only the newest file can be short: the writer is creating it (or crashed doing so)
                     if (!e.getKey().equals(files.lastKey()) || sizeOf(e.getValue()) >= Segment.HEADER) throw c;
-                    notes.add("read-only view: ignored segment being created: " + e.getValue().getFileName());
+                    notes.add("read-only view: ignored segment being created: "
+                            + e.getValue().getFileName());
                 }
             }
             for (Map.Entry<Long, Path> e : segmentFiles(dir).entrySet()) {
@@ -99,7 +100,7 @@ final class LogView {
             if (run != null) {
                 s.maxTimestamp = run.maxTimestamp;
                 sources.add(new LogReader.Source(s, run, null));
-                s.sealReadOnly(s.size());
+                s.mapReadOnly(s.size(), s != lastData);
                 continue;
             }
             if (s != lastData) hintFallbacks++;
@@ -115,7 +116,7 @@ final class LogView {
             buffer = scan.buffer();
             items.sort(HintFile.ORDER);
             sources.add(new LogReader.Source(s, null, items.iterator()));
-            s.sealReadOnly(scan.position());
+            s.mapReadOnly(scan.position(), s != lastData);
         }
         keyDir.build(new LogReader.Winners(sources));
         for (LogReader.Source src : sources) revision = Math.max(revision, src.segment().maxRevision);

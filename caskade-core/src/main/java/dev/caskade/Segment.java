@@ -308,14 +308,15 @@ final class Segment {
     }
 
     /**
-     * The read-only counterpart of {@link #seal}: the entries end at {@code end}, and [0, end) is mapped for
-     * reads. The file is not touched. Only bytes below {@code end} are mapped: the writer may still cut the zeros
-     * after its last entry, and touching a mapped page past the end of a file faults.
+     * For a read-only view: the entries end at {@code end}, and [0, end) is mapped for reads. The file is not
+     * touched. Only bytes below {@code end} are mapped: the writer may still cut the zeros after its last entry,
+     * and touching a mapped page past the end of a file faults. {@code sealed} is false for the newest data
+     * segment, which the writer may still append to (so its hint, if any, need not describe this view of it).
      */
-    void sealReadOnly(long end) throws IOException {
+    void mapReadOnly(long end, boolean sealed) throws IOException {
         size = end;
         map = channel.map(FileChannel.MapMode.READ_ONLY, 0, end);
-        sealed = true;
+        this.sealed = sealed;
     }
 
     /**

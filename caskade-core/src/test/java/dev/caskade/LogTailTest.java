@@ -70,9 +70,8 @@ class LogTailTest {
         String why = "seed " + seed + " (replay with -Dcaskade.tail.seed=" + seed + ")";
         SplittableRandom rnd = new SplittableRandom(seed);
         ManualClock clock = new ManualClock(1_700_000_000_000L);
-        CaskadeOptions options = small().withDurability(Durability.SYNC)
-                .withClock(clock)
-                .withReapInterval(Duration.ZERO);
+        CaskadeOptions options =
+                small().withDurability(Durability.SYNC).withClock(clock).withReapInterval(Duration.ZERO);
         long t0 = System.nanoTime();
         try (Caskade db = Caskade.open(dir, options);
                 LogTail tail = LogTail.open(dir)) {
@@ -125,7 +124,8 @@ class LogTailTest {
                     .as("every revision once, in order, " + why)
                     .containsExactlyElementsOf(
                             LongStream.rangeClosed(1, revision).boxed().toList());
-            assertThat(got).as("the commits as the engine's change feed has them, " + why)
+            assertThat(got)
+                    .as("the commits as the engine's change feed has them, " + why)
                     .containsExactlyElementsOf(oracle.commits());
             assertThat(got.stream().flatMap(c -> c.changes().stream()).map(Change::type))
                     .as("puts, deletes and expiries")
@@ -245,7 +245,9 @@ class LogTailTest {
                 assertThat(db.merge()).as("merge of mostly dead segments").isTrue();
                 long compacted = db.compactedRevision();
                 assertThat(compacted).isGreaterThan(last);
-                assertThat(Files.exists(dir.resolve(Segment.fileName(1)))).as("first segment deleted").isFalse();
+                assertThat(Files.exists(dir.resolve(Segment.fileName(1))))
+                        .as("first segment deleted")
+                        .isFalse();
 
                 last = drain(early, last, 4_000, got);
                 assertThat(last).isEqualTo(400);
@@ -376,8 +378,7 @@ class LogTailTest {
             assertThat(tail.oldest()).isZero();
             assertThat(tail.read(0, Long.MAX_VALUE, 1, c -> fail("empty store: " + c)))
                     .isZero();
-            assertThatThrownBy(() -> tail.read(5, Long.MAX_VALUE, 1, c -> {}))
-                    .isInstanceOf(CompactedException.class);
+            assertThatThrownBy(() -> tail.read(5, Long.MAX_VALUE, 1, c -> {})).isInstanceOf(CompactedException.class);
         }
         assertThat(starting.resolve("LOCK")).hasContent("123");
     }
@@ -420,8 +421,7 @@ class LogTailTest {
     // ---- a writer in another process, killed with SIGKILL
 
     @Test
-    void aWriterKilledWithSigkillLeavesOnlyCompleteCommitsAndEveryAcknowledgedOne(@TempDir Path tmp)
-            throws Exception {
+    void aWriterKilledWithSigkillLeavesOnlyCompleteCommitsAndEveryAcknowledgedOne(@TempDir Path tmp) throws Exception {
         long seed = Long.getLong("caskade.tail.seed", System.nanoTime());
         String why = "seed " + seed + " (replay with -Dcaskade.tail.seed=" + seed + ")";
         SplittableRandom rnd = new SplittableRandom(seed);
@@ -459,8 +459,12 @@ class LogTailTest {
                         if (!child.isAlive()) fail(where + ": writer exited early\n" + child.stderr());
                         Thread.sleep(rnd.nextInt(3));
                     }
-                    assertThat(killAt).as("%s: the writer acknowledged a commit", where).isPositive();
-                    assertThat(last).as("%s: commits read while the writer ran", where).isGreaterThan(before);
+                    assertThat(killAt)
+                            .as("%s: the writer acknowledged a commit", where)
+                            .isPositive();
+                    assertThat(last)
+                            .as("%s: commits read while the writer ran", where)
+                            .isGreaterThan(before);
                     int exit = child.kill();
                     assertThat(exit).as(where).isEqualTo(ChildJvm.SIGKILL_EXIT);
                     for (String line : child.lines()) {
@@ -473,8 +477,11 @@ class LogTailTest {
                 }
                 // the files as the killed writer left them: every complete commit, nothing torn
                 last = drain(tail, last, 1 << 20, got);
-                long highestAck = acked.keySet().stream().mapToLong(Long::longValue).max().orElse(0);
-                assertThat(last).as("%s: every acknowledged commit is delivered", where).isGreaterThanOrEqualTo(highestAck);
+                long highestAck =
+                        acked.keySet().stream().mapToLong(Long::longValue).max().orElse(0);
+                assertThat(last)
+                        .as("%s: every acknowledged commit is delivered", where)
+                        .isGreaterThanOrEqualTo(highestAck);
                 assertThat(tail.revision()).as(where).isEqualTo(last);
             }
             // the next writer's recovery cuts only what the tail never delivered: history equals the delivered commits
@@ -485,7 +492,8 @@ class LogTailTest {
         }
         assertThat(got.stream().mapToLong(WatchEvent.Commit::revision))
                 .as(why)
-                .containsExactlyElementsOf(LongStream.rangeClosed(1, last).boxed().toList());
+                .containsExactlyElementsOf(
+                        LongStream.rangeClosed(1, last).boxed().toList());
         Map<Long, WatchEvent.Commit> byRevision = new HashMap<>();
         for (WatchEvent.Commit c : got) byRevision.put(c.revision(), c);
         for (Map.Entry<Long, Op> e : acked.entrySet()) {
@@ -498,9 +506,11 @@ class LogTailTest {
             Map<String, String> effects = e.getValue().effects();
             // every put of the op is there; deletes of absent keys are not written, so a batch may carry fewer
             effects.forEach((k, v) -> {
-                if (v != null) assertThat(changes).as("%s at %d", e.getValue(), e.getKey()).containsEntry(k, v);
+                if (v != null)
+                    assertThat(changes).as("%s at %d", e.getValue(), e.getKey()).containsEntry(k, v);
             });
-            assertThat(effects).as("%s at %d: no change it did not make", e.getValue(), e.getKey())
+            assertThat(effects)
+                    .as("%s at %d: no change it did not make", e.getValue(), e.getKey())
                     .containsAllEntriesOf(changes);
         }
         System.out.printf(

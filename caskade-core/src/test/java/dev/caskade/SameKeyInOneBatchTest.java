@@ -34,7 +34,8 @@ class SameKeyInOneBatchTest {
 
     private static Map<String, Optional<String>> state(Caskade db) {
         Map<String, Optional<String>> m = new TreeMap<>();
-        for (String k : new String[] {"twice", "gone", "back", "thrice"}) m.put(k, db.get(k).map(Entry::valueString));
+        for (String k : new String[] {"twice", "gone", "back", "thrice"})
+            m.put(k, db.get(k).map(Entry::valueString));
         return m;
     }
 
