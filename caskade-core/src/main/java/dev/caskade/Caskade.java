@@ -125,12 +125,14 @@ public final class Caskade implements AutoCloseable {
     /** One operation of a commit, as written to the log. */
     private record Op(byte type, byte[] key, byte[] value, long expiresAt) {}
 
+    /** {@code lock} is null for a read-only view ({@link #openReadOnly}). */
     private Caskade(Path dir, CaskadeOptions options, LockFile lock) throws IOException {
         this.dir = dir;
         this.options = options;
         this.lock = lock;
         this.sync = options.durability() instanceof Durability.Sync;
-        LogReader.Loaded loaded = LogReader.load(dir, options, keyDir);
+        LogReader.Loaded loaded =
+                lock == null ? LogView.load(dir, options, keyDir) : LogReader.load(dir, options, keyDir);
         this.recovery = loaded.recovery();
         this.revision = loaded.revision();
         this.durableRevision = revision;
@@ -138,7 +140,7 @@ public final class Caskade implements AutoCloseable {
         this.hub = new WatchHub(revision);
         this.log = new Log(dir, options, loaded.segments(), loaded.active(), loaded.nextId(), this::publishDurable);
         for (Segment s : loaded.segments()) {
-            if (s.sealed() && s.kind == Segment.Kind.DATA && !Files.exists(Segment.hintPath(s.path))) {
+            if (lock != null && s.sealed() && s.kind == Segment.Kind.DATA && !Files.exists(Segment.hintPath(s.path))) {
                 log.writeHintLater(s);
             }
         }
@@ -198,6 +200,55 @@ public final class Caskade implements AutoCloseable {
         } catch (IOException e) {
             throw new CaskadeException("cannot open store: dir=" + dir + ": " + e.getMessage(), e);
         }
+    }
+
+    /** Opens a read-only view of the store in {@code dir}; see {@link #openReadOnly(Path, CaskadeOptions)}. */
+    public static Caskade openReadOnly(Path dir) {
+        return openReadOnly(dir, CaskadeOptions.defaults());
+    }
+
+    /**
+     * Opens a read-only view of the store in {@code dir} as it is at this moment, without taking its lock, so
+     * another process (or open instance) may be writing and merging it meanwhile. Nothing in the directory is
+     * written, truncated or deleted, now or at {@link #close()}: no {@code *.tmp} cleanup, no finishing of merge
+     * records (segments a record names are ignored), no torn-tail cut (the newest segment is read up to its last
+     * complete commit), no hint files, and no background merge, reaper or syncer. Reads ({@code get}, {@code
+     * scan}, {@code snapshot}, {@code watch} history, {@code revision}, {@code stats}, {@code verify}) see the
+     * store at the revision of the open; later commits are not seen until it is opened again. Every write and
+     * {@link #merge()} throws {@link IllegalStateException}. Of {@code options} only the clock (for TTLs), the
+     * watch buffer and the limits matter. If the writer's merge moves files while the view is taken, it is taken
+     * again, a few times, before it fails.
+     *
+     * @throws CaskadeException when {@code dir} is not a store directory, or its files kept changing
+     * @throws CorruptionException on damage outside the tail of the newest data segment
+     */
+    public static Caskade openReadOnly(Path dir, CaskadeOptions options) {
+        if (!Files.isDirectory(dir)) throw new CaskadeException("not a store directory (no such directory): " + dir);
+        CaskadeOptions quiet = options.withDurability(Durability.NONE)
+                .withReapInterval(Duration.ZERO)
+                .withMerge(
+                        options.mergeFragmentation(),
+                        options.mergeDeadBytes(),
+                        options.mergeBytesPerSecond(),
+                        Duration.ZERO);
+        IOException changed = null;
+        for (int attempt = 0; attempt < 8; attempt++) {
+            try {
+                return new Caskade(dir, quiet, null);
+            } catch (java.nio.file.NoSuchFileException | LogView.Changed e) {
+                changed = e; // the writer's merge moved files under us: take the view again
+                java.util.concurrent.locks.LockSupport.parkNanos((5L << attempt) * 1_000_000L);
+            } catch (IOException e) {
+                throw new CaskadeException("cannot open store read-only: dir=" + dir + ": " + e.getMessage(), e);
+            }
+        }
+        throw new CaskadeException(
+                "cannot open store read-only: its files kept changing (a merge running?): dir=" + dir, changed);
+    }
+
+    /** True for a view opened with {@link #openReadOnly}: it holds no lock and refuses writes. */
+    public boolean isReadOnly() {
+        return lock == null;
     }
 
     /**
@@ -421,6 +472,7 @@ public final class Caskade implements AutoCloseable {
     }
 
     private long commit(List<Op> ops, List<Batch.Expect> expects, Mode mode, boolean wait) {
+        checkReadOnly();
         int bytes = 0;
         for (Op op : ops) {
             checkLimits(op.key(), op.value());
@@ -573,8 +625,13 @@ public final class Caskade implements AutoCloseable {
         if (closed) throw new IllegalStateException("store is closed: " + dir);
     }
 
+    private void checkReadOnly() {
+        if (lock == null) throw new IllegalStateException("store is open read-only: " + dir);
+    }
+
     private void checkWritable() {
         checkOpen();
+        checkReadOnly();
         if (log.failure() != null) throw log.fatal();
     }
 
@@ -855,6 +912,7 @@ public final class Caskade implements AutoCloseable {
      */
     public boolean merge() {
         checkOpen();
+        checkReadOnly();
         return Merge.run(this, true);
     }
 
@@ -946,8 +1004,10 @@ public final class Caskade implements AutoCloseable {
         try {
             IOException failure = null;
             try {
-                if (log.failure() == null) log.syncNow(); // in-flight SYNC commits finish and are published
-                log.closeWithHint();
+                if (lock != null) { // a read-only view writes nothing, not even at close
+                    if (log.failure() == null) log.syncNow(); // in-flight SYNC commits finish and are published
+                    log.closeWithHint();
+                }
             } catch (IOException | FatalException e) {
                 failure = e instanceof IOException io ? io : new IOException(e);
             }
@@ -958,7 +1018,7 @@ public final class Caskade implements AutoCloseable {
             hub.closeAll(WatchEvent.Reason.STORE_CLOSED);
             finishMergeRecords();
             log.closeFiles();
-            lock.close();
+            if (lock != null) lock.close();
             if (failure != null) throw new UncheckedIOException("close failed: dir=" + dir, failure);
         } finally {
             mergeLock.unlock();

@@ -291,6 +291,8 @@ final class Log {
             try {
                 Path h = Segment.hintPath(s.path);
                 if (Files.exists(h)) n += Files.size(h);
+            } catch (java.nio.file.NoSuchFileException e) {
+                // deleted between the two calls (merge, or the writer of a read-only view): counts as gone
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }

@@ -232,7 +232,7 @@ final class LogReader {
     }
 
     /** The items of one segment in key order: a hint file, or a scan sorted in memory. */
-    private record Source(Segment segment, HintFile.Run run, Iterator<HintFile.Item> items) {
+    record Source(Segment segment, HintFile.Run run, Iterator<HintFile.Item> items) {
         HintFile.Item next() {
             if (run != null) return run.next();
             return items.hasNext() ? items.next() : null;
@@ -261,7 +261,7 @@ final class LogReader {
      * Merges every segment's sorted items and yields, per key, the version with the highest revision if it
      * is a put. Every other version is counted as dead bytes of its segment.
      */
-    private static final class Winners implements Iterator<Map.Entry<byte[], Loc>> {
+    static final class Winners implements Iterator<Map.Entry<byte[], Loc>> {
         private final PriorityQueue<Head> queue = new PriorityQueue<>(
                 (a, b) -> a.pre != b.pre ? Integer.compare(a.pre, b.pre) : HintFile.ORDER.compare(a.item, b.item));
         private Map.Entry<byte[], Loc> next;
@@ -285,7 +285,11 @@ final class LogReader {
                         && queue.peek().pre == bestPre
                         && Arrays.equals(queue.peek().item.key(), best.key())) {
                     Head o = queue.poll();
-                    if (o.item.revision() > best.revision()) {
+                    // one commit may write a key twice (a batch): its entries share the revision and the later one
+                    // wins, as it did when it was applied. Equal revisions come out of the queue in offset order, and
+                    // a merge copy of a version always is of the commit's final entry for the key, so the version
+                    // polled last is right
+                    if (o.item.revision() >= best.revision()) {
                         bestSeg.deadBytes.addAndGet(best.size());
                         best = o.item;
                         bestSeg = o.source.segment();
@@ -341,7 +345,7 @@ final class LogReader {
         s.truncate(from);
     }
 
-    private static long fileId(Path p) {
+    static long fileId(Path p) {
         String n = p.getFileName().toString();
         try {
             return Long.parseLong(n.substring(0, n.length() - 4));

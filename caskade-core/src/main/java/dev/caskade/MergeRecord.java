@@ -56,22 +56,29 @@ final class MergeRecord {
             for (Path p : ds) records.add(p);
         }
         for (Path r : records) {
-            byte[] all = Files.readAllBytes(r);
-            ByteBuffer b = ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN);
-            if (all.length >= 8) {
-                int n = b.getInt(0);
-                CRC32C crc = new CRC32C();
-                crc.update(all, 0, all.length - 4);
-                if (n >= 0 && all.length == 8 + 8L * n && b.getInt(all.length - 4) == (int) crc.getValue()) {
-                    for (int i = 0; i < n; i++) {
-                        Path seg = dir.resolve(Segment.fileName(b.getLong(4 + 8 * i)));
-                        Files.deleteIfExists(Segment.hintPath(seg));
-                        Files.deleteIfExists(seg);
-                    }
+            long[] inputs = inputs(Files.readAllBytes(r));
+            if (inputs != null) {
+                for (long id : inputs) {
+                    Path seg = dir.resolve(Segment.fileName(id));
+                    Files.deleteIfExists(Segment.hintPath(seg));
+                    Files.deleteIfExists(seg);
                 }
             }
             Files.delete(r);
         }
+    }
+
+    /** The input segment ids a record names, or null when its bytes are not a sound record. */
+    static long[] inputs(byte[] all) {
+        if (all.length < 8) return null;
+        ByteBuffer b = ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN);
+        int n = b.getInt(0);
+        CRC32C crc = new CRC32C();
+        crc.update(all, 0, all.length - 4);
+        if (n < 0 || all.length != 8 + 8L * n || b.getInt(all.length - 4) != (int) crc.getValue()) return null;
+        long[] ids = new long[n];
+        for (int i = 0; i < n; i++) ids[i] = b.getLong(4 + 8 * i);
+        return ids;
     }
 
     /** Deletes the record once every input file is gone. */

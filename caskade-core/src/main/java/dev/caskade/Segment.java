@@ -68,8 +68,10 @@ final class Segment {
     volatile long maxTimestamp;
     private final AtomicInteger refs = new AtomicInteger(1);
     private volatile boolean retired;
+    /** Opened by a read-only view: the file is never written, truncated or reopened for writing. */
+    private final boolean readOnly;
 
-    private Segment(long id, Kind kind, long base, Path path, FileChannel channel, long size) {
+    private Segment(long id, Kind kind, long base, Path path, FileChannel channel, long size, boolean readOnly) {
         this.id = id;
         this.kind = kind;
         this.base = base;
@@ -77,7 +79,11 @@ final class Segment {
         this.channel = channel;
         this.size = size;
         this.maxRevision = base;
+        this.readOnly = readOnly;
     }
+
+    /** What a segment's 32-byte header says. */
+    record Header(long id, Kind kind, long base) {}
 
     static String fileName(long id) {
         return String.format("%020d.seg", id);
@@ -105,7 +111,7 @@ final class Segment {
             ch.close();
             throw e;
         }
-        Segment seg = new Segment(id, kind, base, p, ch, HEADER);
+        Segment seg = new Segment(id, kind, base, p, ch, HEADER, false);
         if (reserve > HEADER) seg.activate(reserve);
         return seg;
     }
@@ -142,30 +148,59 @@ final class Segment {
      * damaged, throws {@link CorruptionException} at offset 0.
      */
     static Segment open(Path p) throws IOException {
-        FileChannel ch = FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        return open(p, false);
+    }
+
+    /**
+     * Opens an existing segment for reading only (a read-only view of a store another process writes): the
+     * channel cannot write, and nothing here ever truncates or extends the file.
+     */
+    static Segment openReadOnly(Path p) throws IOException {
+        return open(p, true);
+    }
+
+    private static Segment open(Path p, boolean readOnly) throws IOException {
+        FileChannel ch = readOnly
+                ? FileChannel.open(p, StandardOpenOption.READ)
+                : FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE);
         try {
             long len = ch.size();
-            ByteBuffer h = ByteBuffer.allocate(HEADER).order(ByteOrder.LITTLE_ENDIAN);
-            if (len < HEADER) throw new CorruptionException("segment header missing", p, 0);
-            while (h.hasRemaining()) {
-                if (ch.read(h, h.position()) < 0) break;
-            }
-            CRC32C crc = new CRC32C();
-            crc.update(h.array(), 0, 28);
-            if (h.getInt(0) != MAGIC || h.getShort(4) != VERSION || h.getInt(28) != (int) crc.getValue()) {
-                throw new CorruptionException("segment header damaged", p, 0);
-            }
-            int kind = h.getShort(6);
-            if (kind < 0 || kind > 1) throw new CorruptionException("segment kind unknown", p, 6);
-            return new Segment(h.getLong(8), Kind.values()[kind], h.getLong(16), p, ch, len);
+            Header h = readHeader(ch, p);
+            return new Segment(h.id(), h.kind(), h.base(), p, ch, len, readOnly);
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
         }
     }
 
+    /**
+     * Reads and checks the header of the segment file {@code p} through {@code ch}. A file too short for a
+     * header, or whose header is damaged, throws {@link CorruptionException} at offset 0.
+     */
+    static Header readHeader(FileChannel ch, Path p) throws IOException {
+        ByteBuffer h = ByteBuffer.allocate(HEADER).order(ByteOrder.LITTLE_ENDIAN);
+        if (ch.size() < HEADER) throw new CorruptionException("segment header missing", p, 0);
+        while (h.hasRemaining()) {
+            if (ch.read(h, h.position()) < 0) break;
+        }
+        if (h.hasRemaining()) throw new CorruptionException("segment header missing", p, 0);
+        CRC32C crc = new CRC32C();
+        crc.update(h.array(), 0, 28);
+        if (h.getInt(0) != MAGIC || h.getShort(4) != VERSION || h.getInt(28) != (int) crc.getValue()) {
+            throw new CorruptionException("segment header damaged", p, 0);
+        }
+        int kind = h.getShort(6);
+        if (kind < 0 || kind > 1) throw new CorruptionException("segment kind unknown", p, 6);
+        return new Header(h.getLong(8), Kind.values()[kind], h.getLong(16));
+    }
+
     long size() {
         return size;
+    }
+
+    /** The open file, for reads that must not map it (see {@link SegmentScan}). */
+    FileChannel channel() {
+        return channel;
     }
 
     boolean sealed() {
@@ -225,7 +260,9 @@ final class Segment {
     private synchronized void reopen(ClosedChannelException cause) throws IOException {
         if (closed) throw cause;
         if (channel.isOpen()) return;
-        channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        channel = readOnly
+                ? FileChannel.open(path, StandardOpenOption.READ)
+                : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
     }
 
     /** Sets where the entries end without touching the file (open, before {@link #activate}). */
@@ -268,6 +305,18 @@ final class Segment {
         }
         map = channel.map(FileChannel.MapMode.READ_ONLY, 0, size);
         sealed = true;
+    }
+
+    /**
+     * For a read-only view: the entries end at {@code end}, and [0, end) is mapped for reads. The file is not
+     * touched. Only bytes below {@code end} are mapped: the writer may still cut the zeros after its last entry,
+     * and touching a mapped page past the end of a file faults. {@code sealed} is false for the newest data
+     * segment, which the writer may still append to (so its hint, if any, need not describe this view of it).
+     */
+    void mapReadOnly(long end, boolean sealed) throws IOException {
+        size = end;
+        map = channel.map(FileChannel.MapMode.READ_ONLY, 0, end);
+        this.sealed = sealed;
     }
 
     /**

@@ -100,7 +100,8 @@ final class Verifier {
             if (h.revision() <= upTo) {
                 Key k = new Key(key);
                 Seen seen = newest.get(k);
-                if (seen == null || seen.revision() < h.revision()) newest.put(k, new Seen(h.revision(), h.type()));
+                // <=: a batch may write a key twice under one revision, and its later entry wins
+                if (seen == null || seen.revision() <= h.revision()) newest.put(k, new Seen(h.revision(), h.type()));
             }
             pos += h.size();
         }
