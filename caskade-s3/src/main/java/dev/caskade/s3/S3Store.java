@@ -78,7 +78,8 @@ public final class S3Store implements ObjectStore {
             "RequestTimeout",
             "InternalError",
             "ServiceUnavailable",
-            "OperationAborted");
+            "OperationAborted",
+            "ConditionalRequestConflict");
 
     private final S3Client client;
     private final String bucket;
@@ -497,9 +498,10 @@ public final class S3Store implements ObjectStore {
         });
     }
 
-    // 412: the condition failed; 409: a concurrent conditional write won; 404: If-Match on a deleted object
+    // 412: the condition failed; 404: If-Match on a deleted object. (409 ConditionalRequestConflict, a concurrent
+    // operation on the key, is not an answer: it is retryable, and GuardedStore asks again.)
     private static boolean preconditionFailed(SdkServiceException e) {
-        return e.statusCode() == 412 || e.statusCode() == 409 || (e.statusCode() == 404 && isNoSuchKey(e));
+        return e.statusCode() == 412 || (e.statusCode() == 404 && isNoSuchKey(e));
     }
 
     @Override
@@ -511,10 +513,11 @@ public final class S3Store implements ObjectStore {
         synchronized (this) {
             if (conditional == null) {
                 conditional = probeConditionalWrites();
-                log.info(
-                        "{} {} conditional writes",
-                        url,
-                        conditional ? "enforces" : "does NOT enforce (two writers may race)");
+                if (conditional) {
+                    log.info("{} enforces conditional writes", url);
+                } else {
+                    log.warn("{} does not enforce conditional writes: two writers could race on one object", url);
+                }
             }
             return conditional;
         }
