@@ -60,7 +60,7 @@ final class BlockCodec {
                     inf.end();
                 }
             }
-            if (crc(raw, 0, raw.length) != crc) throw corrupt("checksum mismatch");
+            if (BlockCodec.crc(raw, 0, raw.length) != crc) throw corrupt("checksum mismatch");
             return raw;
         }
 
@@ -176,8 +176,11 @@ final class BlockCodec {
             byte[] m = new byte[4];
             b.get(m);
             if (!java.util.Arrays.equals(m, magic)) {
-                throw new CorruptObjectException("not a " + new String(magic, java.nio.charset.StandardCharsets.US_ASCII)
-                        + " object (bad magic)", object, 0);
+                throw new CorruptObjectException(
+                        "not a " + new String(magic, java.nio.charset.StandardCharsets.US_ASCII)
+                                + " object (bad magic)",
+                        object,
+                        0);
             }
             int version = b.getShort() & 0xffff;
             int h = b.getShort() & 0xffff;
@@ -187,7 +190,9 @@ final class BlockCodec {
             byte[] all = new byte[h];
             System.arraycopy(first, 0, all, 0, 8);
             System.arraycopy(rest, 0, all, 8, h - 8);
-            int stored = ByteBuffer.wrap(all, h - 4, 4).order(ByteOrder.LITTLE_ENDIAN).getInt();
+            int stored = ByteBuffer.wrap(all, h - 4, 4)
+                    .order(ByteOrder.LITTLE_ENDIAN)
+                    .getInt();
             if (crc(all, 0, h - 4) != stored) throw new CorruptObjectException("header checksum mismatch", object, 0);
             fields = ByteBuffer.wrap(all, 8, h - 12).slice().order(ByteOrder.LITTLE_ENDIAN);
             offset = h;
@@ -208,7 +213,8 @@ final class BlockCodec {
                 ByteBuffer e = le(END);
                 e.put(head).put(rest);
                 int crc = e.getInt(END - 4);
-                if (crc(e.array(), 0, END - 4) != crc) throw new CorruptObjectException("end checksum mismatch", object, at);
+                if (crc(e.array(), 0, END - 4) != crc)
+                    throw new CorruptObjectException("end checksum mismatch", object, at);
                 records = e.getLong(4);
                 rawBytes = e.getLong(12);
                 if (rawBytes != seenRaw) {
@@ -222,7 +228,10 @@ final class BlockCodec {
             int stored = bh.getInt();
             int crc = bh.getInt();
             byte method = bh.get();
-            if (rawLength < 0 || stored < 0 || stored > (1 << 30) || (method != STORED && method != DEFLATE)
+            if (rawLength < 0
+                    || stored < 0
+                    || stored > (1 << 30)
+                    || (method != STORED && method != DEFLATE)
                     || (method == STORED && stored != rawLength)) {
                 throw new CorruptObjectException("bad block header", object, at);
             }

@@ -18,8 +18,7 @@ import java.util.TreeMap;
  * @param snapshots its snapshots by revision
  * @param logs its log objects by first revision
  */
-public record Generation(
-        String id, Lineage lineage, List<SnapshotRef> snapshots, List<LogRef> logs) {
+public record Generation(String id, Lineage lineage, List<SnapshotRef> snapshots, List<LogRef> logs) {
 
     /** A snapshot object: the store at {@code revision}. */
     public record SnapshotRef(String generation, long revision, String name, long size, Instant modified) {}
@@ -86,7 +85,8 @@ public record Generation(
         Map<String, List<ObjectStore.ObjectInfo>> byGen = new TreeMap<>();
         for (ObjectStore.ObjectInfo o : store.list(Layout.GENERATIONS)) {
             Layout.generationOf(o.name())
-                    .ifPresent(g -> byGen.computeIfAbsent(g, k -> new ArrayList<>()).add(o));
+                    .ifPresent(g ->
+                            byGen.computeIfAbsent(g, k -> new ArrayList<>()).add(o));
         }
         List<Generation> out = new ArrayList<>();
         for (var e : byGen.entrySet()) out.add(of(store, e.getKey(), e.getValue()));

@@ -23,11 +23,11 @@ import java.util.regex.Pattern;
 final class Layout {
     static final String GENERATIONS = "generations/";
     static final String LEASE = "lease.json";
-    private static final Pattern ID = Pattern.compile("\\d{8}T\\d{6}Z-[0-9a-f]{8}");
+    private static final Pattern ID = Pattern.compile("\\d{8}T\\d{9}Z-[0-9a-f]{8}");
     private static final Pattern SNAPSHOT = Pattern.compile("generations/(" + ID + ")/snapshots/(\\d{20})\\.snap");
     private static final Pattern LOG = Pattern.compile("generations/(" + ID + ")/log/(\\d{20})-(\\d{20})\\.seg");
     private static final DateTimeFormatter STAMP =
-            DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
+            DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmssSSS'Z'").withZone(ZoneOffset.UTC);
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private Layout() {}
@@ -61,7 +61,8 @@ final class Layout {
     static Optional<Generation.SnapshotRef> snapshotRef(ObjectStore.ObjectInfo o) {
         Matcher m = SNAPSHOT.matcher(o.name());
         if (!m.matches()) return Optional.empty();
-        return Optional.of(new Generation.SnapshotRef(m.group(1), Long.parseLong(m.group(2)), o.name(), o.size(), o.modified()));
+        return Optional.of(
+                new Generation.SnapshotRef(m.group(1), Long.parseLong(m.group(2)), o.name(), o.size(), o.modified()));
     }
 
     static Optional<Generation.LogRef> logRef(ObjectStore.ObjectInfo o) {

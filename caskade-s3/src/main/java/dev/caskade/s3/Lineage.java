@@ -37,7 +37,10 @@ public record Lineage(
             return JSON.readValue(json, Lineage.class);
         } catch (JacksonException e) {
             throw new CorruptObjectException(
-                    "unreadable lineage record (" + new String(json, StandardCharsets.UTF_8).strip() + ")", object, 0, e);
+                    "unreadable lineage record (" + new String(json, StandardCharsets.UTF_8).strip() + ")",
+                    object,
+                    0,
+                    e);
         }
     }
 }

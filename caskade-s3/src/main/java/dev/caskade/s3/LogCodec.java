@@ -40,20 +40,27 @@ final class LogCodec {
         long lastTs = commits.getLast().timestamp();
         ByteArrayOutputStream out = new ByteArrayOutputStream(64 * 1024);
         try {
-            ByteBuffer f = BlockCodec.le(32).putLong(from).putLong(to).putLong(firstTs).putLong(lastTs);
+            ByteBuffer f =
+                    BlockCodec.le(32).putLong(from).putLong(to).putLong(firstTs).putLong(lastTs);
             BlockCodec.Writer w = new BlockCodec.Writer(out, MAGIC, f.flip(), blockBytes);
             byte[] buf = new byte[4096];
             for (WatchEvent.Commit c : commits) {
                 if (c.revision() < from || c.revision() > to) {
-                    throw new IllegalArgumentException("commit " + c.revision() + " outside [" + from + ", " + to + "]");
+                    throw new IllegalArgumentException(
+                            "commit " + c.revision() + " outside [" + from + ", " + to + "]");
                 }
                 int n = 20;
                 for (Change ch : c.changes()) n += 17 + ch.key().length + ch.value().length;
                 if (buf.length < n) buf = new byte[Math.max(n, buf.length * 2)];
                 ByteBuffer b = ByteBuffer.wrap(buf).order(ByteOrder.LITTLE_ENDIAN);
-                b.putLong(c.revision()).putLong(c.timestamp()).putInt(c.changes().size());
+                b.putLong(c.revision())
+                        .putLong(c.timestamp())
+                        .putInt(c.changes().size());
                 for (Change ch : c.changes()) {
-                    b.put(code(ch.type())).putLong(ch.expiresAt()).putInt(ch.key().length).putInt(ch.value().length);
+                    b.put(code(ch.type()))
+                            .putLong(ch.expiresAt())
+                            .putInt(ch.key().length)
+                            .putInt(ch.value().length);
                     b.put(ch.key()).put(ch.value());
                 }
                 w.record(buf, 0, n);

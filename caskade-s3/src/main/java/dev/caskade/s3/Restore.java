@@ -84,10 +84,12 @@ public final class Restore {
         List<Generation> all = Generation.list(store);
         List<Generation> usable = new ArrayList<>();
         for (Generation g : all) if (!g.snapshots().isEmpty()) usable.add(g);
-        if (usable.isEmpty()) throw new RestoreException("no backup at " + store.url() + " (no generation holds a snapshot)");
+        if (usable.isEmpty())
+            throw new RestoreException("no backup at " + store.url() + " (no generation holds a snapshot)");
         List<Generation> candidates = usable;
         if (o.generation() != null) {
-            candidates = usable.stream().filter(g -> g.id().equals(o.generation())).toList();
+            candidates =
+                    usable.stream().filter(g -> g.id().equals(o.generation())).toList();
             if (candidates.isEmpty()) {
                 throw new RestoreException("generation " + o.generation() + " not found (or holds no snapshot) at "
                         + store.url() + "; generations: " + ids(usable));
@@ -111,8 +113,8 @@ public final class Restore {
                         .append(g.lastRevision())
                         .append(']');
             }
-            throw new RestoreException("revision " + n + " is not restorable from " + store.url() + "; generations hold "
-                    + ranges);
+            throw new RestoreException(
+                    "revision " + n + " is not restorable from " + store.url() + "; generations hold " + ranges);
         }
         if (o.timestamp() != null) {
             long t = o.timestamp().toEpochMilli();
@@ -124,7 +126,8 @@ public final class Restore {
                     earliest = Math.min(earliest, ts);
                     if (ts <= t) best = s;
                 }
-                if (best != null) return new Plan(g, best, g.logsAfter(best.revision(), Long.MAX_VALUE), -1, o.timestamp());
+                if (best != null)
+                    return new Plan(g, best, g.logsAfter(best.revision(), Long.MAX_VALUE), -1, o.timestamp());
             }
             throw new RestoreException("nothing at " + store.url() + " is as old as " + o.timestamp()
                     + "; the earliest restorable time is " + Instant.ofEpochMilli(earliest));
@@ -146,7 +149,9 @@ public final class Restore {
         try {
             plan = plan(store, o);
         } catch (RestoreException e) {
-            if (o.ifReplicaExists() && Generation.list(store).stream().allMatch(g -> g.snapshots().isEmpty())) {
+            if (o.ifReplicaExists()
+                    && Generation.list(store).stream()
+                            .allMatch(g -> g.snapshots().isEmpty())) {
                 return skipped("no backup at " + store.url() + "; nothing restored", start);
             }
             throw e;
@@ -174,13 +179,15 @@ public final class Restore {
                 sh = SnapshotCodec.header(r);
                 if (sh.revision() != plan.snapshot().revision()) {
                     throw new CorruptObjectException(
-                            "snapshot says revision " + sh.revision() + ", its name " + plan.snapshot().revision(),
+                            "snapshot says revision " + sh.revision() + ", its name "
+                                    + plan.snapshot().revision(),
                             plan.snapshot().name(),
                             8);
                 }
                 loader = Loader.create(to, CaskadeOptions.defaults(), sh.revision(), sh.timestamp());
                 try {
-                    loadSnapshot(r, loader, pool, o.parallelism(), plan.snapshot().name(), tick);
+                    loadSnapshot(
+                            r, loader, pool, o.parallelism(), plan.snapshot().name(), tick);
                     objectsDone[0]++;
                     tick.run();
                     lastRevision = replay(store, plan, loader, pool, o.parallelism(), bytesDone, objectsDone, tick);
@@ -247,7 +254,8 @@ public final class Restore {
             Runnable tick) {
         long applied = plan.snapshot().revision();
         long limitRev = plan.targetRevision() >= 0 ? plan.targetRevision() : Long.MAX_VALUE;
-        long limitTime = plan.targetTime() == null ? Long.MAX_VALUE : plan.targetTime().toEpochMilli();
+        long limitTime =
+                plan.targetTime() == null ? Long.MAX_VALUE : plan.targetTime().toEpochMilli();
         Deque<CompletableFuture<List<WatchEvent.Commit>>> inFlight = new ArrayDeque<>();
         int next = 0;
         List<Generation.LogRef> logs = plan.logs();
@@ -336,8 +344,8 @@ public final class Restore {
         String target = p.targetRevision() >= 0
                 ? "revision " + p.targetRevision()
                 : p.targetTime() != null ? "the last commit at or before " + p.targetTime() : "the latest revision";
-        return target + " from generation " + p.generation().id() + " (snapshot " + p.snapshot().revision() + " + "
-                + p.logs().size() + " log objects, " + p.bytes() + " bytes)";
+        return target + " from generation " + p.generation().id() + " (snapshot "
+                + p.snapshot().revision() + " + " + p.logs().size() + " log objects, " + p.bytes() + " bytes)";
     }
 
     private static String ids(List<Generation> gens) {

@@ -36,7 +36,8 @@ public record RestoreOptions(
     }
 
     public static RestoreOptions latest() {
-        return new RestoreOptions(null, null, null, false, false, Math.max(2, Runtime.getRuntime().availableProcessors()), false);
+        return new RestoreOptions(
+                null, null, null, false, false, Math.max(2, Runtime.getRuntime().availableProcessors()), false);
     }
 
     public RestoreOptions atRevision(long r) {

@@ -33,7 +33,8 @@ public record ShipOptions(
         positive("retention", retention);
         positive("retention-check-interval", retentionCheckInterval);
         positive("lease-ttl", leaseTtl);
-        if (maxObjectBytes < 1024) throw new IllegalArgumentException("maxObjectBytes must be >= 1024: " + maxObjectBytes);
+        if (maxObjectBytes < 1024)
+            throw new IllegalArgumentException("maxObjectBytes must be >= 1024: " + maxObjectBytes);
         if (blockBytes < 1024 || blockBytes > (64 << 20)) {
             throw new IllegalArgumentException("blockBytes must be in [1 KiB, 64 MiB]: " + blockBytes);
         }
@@ -78,12 +79,26 @@ public record ShipOptions(
 
     public ShipOptions withLeaseTtl(Duration d) {
         return new ShipOptions(
-                syncInterval, snapshotInterval, retention, retentionCheckInterval, maxObjectBytes, blockBytes, d, clock);
+                syncInterval,
+                snapshotInterval,
+                retention,
+                retentionCheckInterval,
+                maxObjectBytes,
+                blockBytes,
+                d,
+                clock);
     }
 
     public ShipOptions withClock(Clock c) {
         return new ShipOptions(
-                syncInterval, snapshotInterval, retention, retentionCheckInterval, maxObjectBytes, blockBytes, leaseTtl, c);
+                syncInterval,
+                snapshotInterval,
+                retention,
+                retentionCheckInterval,
+                maxObjectBytes,
+                blockBytes,
+                leaseTtl,
+                c);
     }
 
     private static void positive(String name, Duration d) {

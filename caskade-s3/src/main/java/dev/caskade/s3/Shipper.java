@@ -178,7 +178,8 @@ public final class Shipper implements AutoCloseable {
                 retention();
                 lastRetentionAt = now;
             }
-            if (lastError != null) LOG.info("destination {} recovered; shipped up to revision {}", store.url(), position);
+            if (lastError != null)
+                LOG.info("destination {} recovered; shipped up to revision {}", store.url(), position);
             lastError = null;
             state = "shipping";
             return true;
@@ -261,7 +262,8 @@ public final class Shipper implements AutoCloseable {
             long[] seen = {-1};
             tail.read(pos - 1, pos, 1, c -> seen[0] = c.timestamp());
             if (seen[0] != ts) {
-                return "revision " + pos + " was committed at " + seen[0] + " here but at " + ts + " in the destination";
+                return "revision " + pos + " was committed at " + seen[0] + " here but at " + ts
+                        + " in the destination";
             }
         }
         return null;
@@ -275,8 +277,15 @@ public final class Shipper implements AutoCloseable {
         String id = Layout.newGenerationId(Instant.ofEpochMilli(now));
         try (Source.View v = source.view()) {
             long rev = v.snapshot().revision();
-            Lineage lineage =
-                    new Lineage(id, now, rev, parent, parentRevision, reason, writer, source.dir().toString());
+            Lineage lineage = new Lineage(
+                    id,
+                    now,
+                    rev,
+                    parent,
+                    parentRevision,
+                    reason,
+                    writer,
+                    source.dir().toString());
             store.put(Layout.lineage(id), lineage.toJson());
             upload(id, v);
             generation = id;
@@ -340,7 +349,8 @@ public final class Shipper implements AutoCloseable {
         long t0 = options.clock().millis();
         long local = tail.revision();
         if (local < position) {
-            startGeneration("the store went back from revision " + position + " to " + local + " (replaced or restored)");
+            startGeneration(
+                    "the store went back from revision " + position + " to " + local + " (replaced or restored)");
             return;
         }
         long target = source.shippable(tail);
@@ -426,9 +436,8 @@ public final class Shipper implements AutoCloseable {
         long rev = tail.revision();
         long shipped = shippedRevision;
         long lagRevs = Math.max(0, rev - shipped);
-        double lagSeconds = lagRevs == 0 || freshAsOf == 0
-                ? 0
-                : Math.max(0, options.clock().millis() - freshAsOf) / 1000.0;
+        double lagSeconds =
+                lagRevs == 0 || freshAsOf == 0 ? 0 : Math.max(0, options.clock().millis() - freshAsOf) / 1000.0;
         String breaker = store instanceof GuardedStore g ? g.state().name() : "NONE";
         return new ShipStatus(
                 store.url(),

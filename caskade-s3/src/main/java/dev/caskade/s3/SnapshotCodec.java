@@ -34,7 +34,8 @@ final class SnapshotCodec {
 
     /** Writes the entries (in key order) and returns how many. */
     static long write(OutputStream out, Header h, Iterator<Entry> entries, int blockBytes) throws IOException {
-        ByteBuffer f = BlockCodec.le(24).putLong(h.revision()).putLong(h.timestamp()).putLong(h.createdAt());
+        ByteBuffer f =
+                BlockCodec.le(24).putLong(h.revision()).putLong(h.timestamp()).putLong(h.createdAt());
         BlockCodec.Writer w = new BlockCodec.Writer(out, MAGIC, f.flip(), blockBytes);
         byte[] buf = new byte[256];
         while (entries.hasNext()) {
@@ -42,7 +43,10 @@ final class SnapshotCodec {
             int n = RECORD_HEADER + e.key().length + e.value().length;
             if (buf.length < n) buf = new byte[Math.max(n, buf.length * 2)];
             ByteBuffer b = ByteBuffer.wrap(buf).order(ByteOrder.LITTLE_ENDIAN);
-            b.putLong(e.revision()).putLong(e.expiresAt()).putInt(e.key().length).putInt(e.value().length);
+            b.putLong(e.revision())
+                    .putLong(e.expiresAt())
+                    .putInt(e.key().length)
+                    .putInt(e.value().length);
             b.put(e.key()).put(e.value());
             w.record(buf, 0, n);
         }

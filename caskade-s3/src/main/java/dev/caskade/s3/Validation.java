@@ -37,8 +37,8 @@ public final class Validation {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (shipper.status().shippedRevision() < live.revision()) {
             if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("validation: destination " + shipper.store().url()
-                        + " did not reach revision " + live.revision() + " within " + timeout);
+                throw new IllegalStateException("validation: destination "
+                        + shipper.store().url() + " did not reach revision " + live.revision() + " within " + timeout);
             }
             if (!shipper.syncNow()) sleep(200);
         }
@@ -48,7 +48,10 @@ public final class Validation {
             dir = Files.createTempDirectory(scratch, "validate-");
             Path target = dir.resolve("store");
             Restore.Result r = Restore.run(
-                    shipper.store(), target, RestoreOptions.latest().atRevision(live.revision()), Restore.Progress.NONE);
+                    shipper.store(),
+                    target,
+                    RestoreOptions.latest().atRevision(live.revision()),
+                    Restore.Progress.NONE);
             boolean ok = r.digest().equals(live);
             return new Result(live.revision(), ok, live, r.digest(), Duration.ofNanos(System.nanoTime() - start));
         } catch (IOException e) {

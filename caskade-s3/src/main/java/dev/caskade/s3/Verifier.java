@@ -60,7 +60,8 @@ public final class Verifier {
                         SnapshotCodec.items(b.decode(), s.name(), b.offset(), it -> n[0]++);
                         items += n[0];
                     }
-                    if (items != r.records()) problems.add(s.name() + ": " + items + " keys, end record says " + r.records());
+                    if (items != r.records())
+                        problems.add(s.name() + ": " + items + " keys, end record says " + r.records());
                 } catch (IOException | RuntimeException e) {
                     problems.add(s.name() + ": " + e.getMessage());
                 }
@@ -71,7 +72,8 @@ public final class Verifier {
             long chain = g.firstRevision();
             for (Generation.LogRef l : g.logs()) {
                 if (chain >= 0 && l.to() > chain && l.from() > chain + 1) {
-                    problems.add(g.id() + ": log hole: revisions " + (chain + 1) + " to " + (l.from() - 1) + " missing");
+                    problems.add(
+                            g.id() + ": log hole: revisions " + (chain + 1) + " to " + (l.from() - 1) + " missing");
                 }
                 if (l.to() > chain) chain = l.to();
                 try {

@@ -44,13 +44,11 @@ abstract class ShippingContract {
         return CaskadeOptions.defaults()
                 .withSegmentBytes(64 * 1024)
                 .withDurability(Durability.NONE)
-                .withMerge(0.5, 0, 0, Duration.ZERO);
+                .withMerge(0.5, 1, 0, Duration.ZERO);
     }
 
     static ShipOptions fast() {
-        return ShipOptions.defaults()
-                .withSyncInterval(Duration.ofMillis(50))
-                .withObjectBytes(16 * 1024, 4096);
+        return ShipOptions.defaults().withSyncInterval(Duration.ofMillis(50)).withObjectBytes(16 * 1024, 4096);
     }
 
     <T extends AutoCloseable> T closeLater(T c) {
@@ -64,17 +62,20 @@ abstract class ShippingContract {
         Random rnd = new Random(seed);
         ObjectStore dest = closeLater(destination());
         Caskade db = closeLater(Caskade.open(tmp.resolve("src"), small()));
-        Shipper shipper = closeLater(Shipper.live(db, dest, fast()).start());
+        Shipper shipper = closeLater(Shipper.live(db, dest, fast()));
+        assertThat(shipper.syncNow()).isTrue(); // the generation starts at revision 0: every later one is restorable
+        shipper.start();
         Map<Long, Digest> recorded = new TreeMap<>();
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
         for (int i = 0; i < 3000 && System.nanoTime() < deadline; i++) {
             String k = "k/" + rnd.nextInt(300);
             switch (rnd.nextInt(10)) {
                 case 0 -> db.delete(k);
-                case 1 -> db.commit(Batch.create()
-                        .put(k, "b" + i)
-                        .put("k/" + rnd.nextInt(300), "c" + i)
-                        .delete("k/" + rnd.nextInt(300)));
+                case 1 ->
+                    db.commit(Batch.create()
+                            .put(k, "b" + i)
+                            .put("k/" + rnd.nextInt(300), "c" + i)
+                            .delete("k/" + rnd.nextInt(300)));
                 case 2 -> db.put(k, "t" + i, Duration.ofHours(1));
                 default -> db.put(k, "v" + i + "x".repeat(rnd.nextInt(200)));
             }
@@ -92,13 +93,14 @@ abstract class ShippingContract {
         assertThat(shipper.syncNow()).as("seed %d", seed).isTrue();
         assertThat(shipper.status().shippedRevision()).isEqualTo(db.revision());
 
-        Restore.Result latest = Restore.run(dest, tmp.resolve("latest"), RestoreOptions.latest(), Restore.Progress.NONE);
+        Restore.Result latest =
+                Restore.run(dest, tmp.resolve("latest"), RestoreOptions.latest(), Restore.Progress.NONE);
         assertThat(latest.digest()).as("seed %d", seed).isEqualTo(last);
         int n = 0;
         for (var e : recorded.entrySet()) {
             Path to = tmp.resolve("r" + n++);
-            Restore.Result r = Restore.run(
-                    dest, to, RestoreOptions.latest().atRevision(e.getKey()), Restore.Progress.NONE);
+            Restore.Result r =
+                    Restore.run(dest, to, RestoreOptions.latest().atRevision(e.getKey()), Restore.Progress.NONE);
             assertThat(r.digest()).as("revision %d seed %d", e.getKey(), seed).isEqualTo(e.getValue());
         }
         assertThat(Verifier.run(dest, (a, b, c, d) -> {}).problems()).isEmpty();
@@ -122,15 +124,20 @@ abstract class ShippingContract {
             long rev = commits.get(i)[0];
             Digest expected;
             Path at = tmp.resolve("at" + i);
-            Restore.Result byRev = Restore.run(dest, at, RestoreOptions.latest().atRevision(rev), Restore.Progress.NONE);
+            Restore.Result byRev =
+                    Restore.run(dest, at, RestoreOptions.latest().atRevision(rev), Restore.Progress.NONE);
             expected = byRev.digest();
             Instant t = Instant.ofEpochMilli(commitTime(db, rev));
-            Restore.Result byTime = Restore.run(dest, tmp.resolve("t" + i), RestoreOptions.latest().atTime(t), Restore.Progress.NONE);
+            Restore.Result byTime = Restore.run(
+                    dest, tmp.resolve("t" + i), RestoreOptions.latest().atTime(t), Restore.Progress.NONE);
             assertThat(byTime.digest().revision()).as("commit %d at %s", rev, t).isEqualTo(rev);
             assertThat(byTime.digest()).isEqualTo(expected);
         }
         assertThatThrownBy(() -> Restore.run(
-                        dest, tmp.resolve("early"), RestoreOptions.latest().atTime(Instant.EPOCH), Restore.Progress.NONE))
+                        dest,
+                        tmp.resolve("early"),
+                        RestoreOptions.latest().atTime(Instant.EPOCH),
+                        Restore.Progress.NONE))
                 .isInstanceOf(RestoreException.class)
                 .hasMessageContaining("earliest restorable time");
     }
@@ -160,12 +167,15 @@ abstract class ShippingContract {
         try (Shipper s = Shipper.live(db, dest, fast())) {
             assertThat(s.syncNow()).isTrue();
         }
-        Restore.Result dry = Restore.run(dest, tmp.resolve("b"), RestoreOptions.latest().withDryRun(true), Restore.Progress.NONE);
+        Restore.Result dry =
+                Restore.run(dest, tmp.resolve("b"), RestoreOptions.latest().withDryRun(true), Restore.Progress.NONE);
         assertThat(dry.restored()).isFalse();
         assertThat(dry.message()).contains("dry run");
         assertThat(tmp.resolve("b")).doesNotExist();
 
-        assertThat(Restore.run(dest, tmp.resolve("b"), guarded, Restore.Progress.NONE).restored()).isTrue();
+        assertThat(Restore.run(dest, tmp.resolve("b"), guarded, Restore.Progress.NONE)
+                        .restored())
+                .isTrue();
         Restore.Result again = Restore.run(dest, tmp.resolve("b"), guarded, Restore.Progress.NONE);
         assertThat(again.restored()).isFalse();
         assertThat(again.message()).contains("already exists");
@@ -260,7 +270,8 @@ abstract class ShippingContract {
             Thread.sleep(20);
         }
         assertThat(side.status().shippedRevision()).isEqualTo(expected.revision());
-        assertThat(Restore.run(dest, tmp.resolve("r"), RestoreOptions.latest(), Restore.Progress.NONE).digest())
+        assertThat(Restore.run(dest, tmp.resolve("r"), RestoreOptions.latest(), Restore.Progress.NONE)
+                        .digest())
                 .isEqualTo(expected);
         assertThat(Files.exists(dir.resolve("LOCK"))).isTrue();
     }
