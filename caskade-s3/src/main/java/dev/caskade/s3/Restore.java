@@ -333,6 +333,7 @@ public final class Restore {
 
     static boolean holdsStore(Path dir) {
         if (!Files.isDirectory(dir)) return false;
+        if (Files.exists(dir.resolve("LOADING"))) return false; // a restore that was killed: the loader clears it
         try (Stream<Path> s = Files.list(dir)) {
             return s.findAny().isPresent();
         } catch (IOException e) {

@@ -433,7 +433,7 @@ public final class Shipper implements AutoCloseable {
 
     /** The current status; cheap, safe from any thread. */
     public ShipStatus status() {
-        long rev = tail.revision();
+        long rev = source.revision(tail);
         long shipped = shippedRevision;
         long lagRevs = Math.max(0, rev - shipped);
         double lagSeconds =

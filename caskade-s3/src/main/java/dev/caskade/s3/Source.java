@@ -13,6 +13,9 @@ import java.nio.file.Path;
 sealed interface Source {
     Path dir();
 
+    /** The store's revision now, for lag (cheap, never blocks on a read in progress). */
+    long revision(LogTail tail);
+
     /** The highest revision that may be shipped now. */
     long shippable(LogTail tail);
 
@@ -42,6 +45,11 @@ sealed interface Source {
         }
 
         @Override
+        public long revision(LogTail tail) {
+            return db.revision();
+        }
+
+        @Override
         public long shippable(LogTail tail) {
             return Math.min(db.durableRevision(), tail.revision());
         }
@@ -57,6 +65,11 @@ sealed interface Source {
      * snapshots come from a read-only, lock-free open of the directory.
      */
     record Directory(Path dir) implements Source {
+        @Override
+        public long revision(LogTail tail) {
+            return tail.revision();
+        }
+
         @Override
         public long shippable(LogTail tail) {
             return tail.revision();
