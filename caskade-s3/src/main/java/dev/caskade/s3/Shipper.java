@@ -94,6 +94,7 @@ public final class Shipper implements AutoCloseable {
         this.pin = Pin.open(dir, "ship-" + key);
         this.tail = LogTail.open(dir);
         this.writer = writerName();
+        this.freshAsOf = options.clock().millis(); // a destination down from the start lags from now
         this.lease = new Lease(
                 store,
                 UUID.randomUUID().toString(),
@@ -286,8 +287,9 @@ public final class Shipper implements AutoCloseable {
                     reason,
                     writer,
                     source.dir().toString());
-            store.put(Layout.lineage(id), lineage.toJson());
+            // the snapshot first: a generation cut short by a failure is then either empty or restorable
             upload(id, v);
+            store.put(Layout.lineage(id), lineage.toJson());
             generation = id;
             position = rev;
             shippedRevision = rev;
