@@ -36,7 +36,9 @@ import java.util.function.Consumer;
  *       and adds merged ones, which are skipped (they are not history). Segments already opened stay open, so a
  *       merge that deletes them does not take history away mid-read (an open file outlives its name); they are
  *       closed once they are behind {@code after}.
- *   <li>History that is gone (merged away before it could be opened) or a directory that now holds another store
+ *   <li>History that is gone (merged away before it could be opened: a gap between data segments, believed only
+ *       after a second listing, since a listing may miss a file created while it runs) or a directory that now holds
+ *       another store
  *       (its files were replaced, or {@code after} is beyond everything in it) is a {@link CompactedException}: the
  *       caller starts over from a snapshot.
  * </ul>
@@ -165,7 +167,7 @@ public final class LogTail implements AutoCloseable {
                 replaced = false;
                 if (after > 0) throw new CompactedException(after, oldestListed());
             }
-            return upTo == after ? after : deliver(after, upTo, maxBytes, sink);
+            return upTo == after ? after : deliver(after, upTo, maxBytes, sink, false);
         } catch (CompactedException e) {
             replaced = false; // the caller starts over: that is the news a replaced directory has to tell
             throw e;
@@ -174,7 +176,13 @@ public final class LogTail implements AutoCloseable {
         }
     }
 
-    private long deliver(long after, long upTo, long maxBytes, Consumer<WatchEvent.Commit> sink) throws IOException {
+    /**
+     * The read itself. A gap in the chain of data segments means history was merged away, or that the listing
+     * missed a segment being created while the directory was read (a listing only promises the files that exist
+     * throughout it): so before it says so, it lists again, once ({@code relisted}).
+     */
+    private long deliver(long after, long upTo, long maxBytes, Consumer<WatchEvent.Commit> sink, boolean relisted)
+            throws IOException {
         List<Known> chain = dataSegments(false);
         if (chain.isEmpty() && after == 0) return 0; // the writer has not created its first segment yet
         int start = -1;
@@ -206,14 +214,14 @@ public final class LogTail implements AutoCloseable {
                         s.path,
                         16);
             } else if (s.base > lastRevision) {
-                // the segments between were merged away before they could be opened
+                // the segments between were merged away before they could be opened, or not listed yet
                 if (delivered > after) return delivered;
-                throw new CompactedException(after, oldestListed());
+                return gap(after, upTo, maxBytes, sink, relisted);
             }
             FileChannel ch = channel(s);
             if (ch == null) {
                 if (delivered > after) return delivered;
-                throw new CompactedException(after, oldestListed());
+                return gap(after, upTo, maxBytes, sink, relisted);
             }
             SegmentScan scan = new SegmentScan(ch, s.path, true, newest, from, lastRevision, buffer);
             try {
@@ -240,6 +248,15 @@ public final class LogTail implements AutoCloseable {
             }
         }
         return delivered;
+    }
+
+    /** History after {@code after} looks gone: list the directory again and read once more, then give up. */
+    private long gap(long after, long upTo, long maxBytes, Consumer<WatchEvent.Commit> sink, boolean relisted)
+            throws IOException {
+        if (relisted || replaced) throw new CompactedException(after, oldestListed());
+        refresh();
+        if (replaced) throw new CompactedException(after, oldestListed());
+        return deliver(after, upTo, maxBytes, sink, true);
     }
 
     private static WatchEvent.Commit commit(SegmentScan scan) {

@@ -29,7 +29,8 @@ import java.util.regex.Pattern;
  *       records (a record exists before any input it names is deleted, so an input listed but gone from the
  *       records' view was either opened before its deletion or fails to open); every listed segment is opened
  *       before anything else happens (an open file survives deletion); and a merge output that appears during
- *       the open may hold versions whose inputs the listing missed, so the open is retried ({@link Changed}).
+ *       the open may hold versions whose inputs the listing missed, and a listing may miss a segment created while it
+ *       runs, so either seen in a second listing makes the open start over ({@link Changed}).
  * </ul>
  */
 final class LogView {
@@ -61,17 +62,23 @@ final class LogView {
         try {
             for (Map.Entry<Long, Path> e : files.entrySet()) {
                 if (superseded.containsKey(e.getKey())) continue;
-                try {
-                    segments.add(Segment.openReadOnly(e.getValue()));
-                } catch (CorruptionException c) {
-                    // only the newest file can be short: the writer is creating it (or crashed doing so)
-                    if (!e.getKey().equals(files.lastKey()) || sizeOf(e.getValue()) >= Segment.HEADER) throw c;
+                // only the newest file can be short: the writer is creating it (or crashed doing so), and no commit
+                // is in it yet. Its size is looked at before it is opened: it only grows, to a whole header first
+                if (e.getKey().equals(files.lastKey()) && sizeOf(e.getValue()) < Segment.HEADER) {
                     notes.add("read-only view: ignored segment being created: "
                             + e.getValue().getFileName());
+                    continue;
                 }
+                segments.add(Segment.openReadOnly(e.getValue()));
             }
+            // a listing only promises the files that exist throughout it: one created meanwhile may be missing
+            // while a newer one is there. Ids only grow, so a file that shows up now below the highest id listed was
+            // missed (or is a merge output renamed since); so is a merge output of any id
+            long highest = files.isEmpty() ? -1 : files.lastKey();
             for (Map.Entry<Long, Path> e : segmentFiles(dir).entrySet()) {
-                if (!files.containsKey(e.getKey()) && kindOf(e.getValue()) == Segment.Kind.MERGED) {
+                if (files.containsKey(e.getKey())) continue;
+                if (e.getKey() < highest) throw new Changed("segment appeared below the listing: " + e.getValue());
+                if (kindOf(e.getValue()) == Segment.Kind.MERGED) {
                     throw new Changed("merge output appeared while opening: " + e.getValue());
                 }
             }

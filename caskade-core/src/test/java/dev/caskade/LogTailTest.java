@@ -34,6 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class LogTailTest {
     private static final Duration WAIT = Duration.ofSeconds(30);
+    /** Operations of the concurrent writer; {@code -Dcaskade.tail.ops=20000} makes the races of a roll likelier. */
+    private static final int OPS = Integer.getInteger("caskade.tail.ops", 2_000);
 
     private static CaskadeOptions small() {
         return CaskadeOptions.defaults()
@@ -82,7 +84,7 @@ class LogTailTest {
             long writerSeed = rnd.nextLong();
             Thread writer = Thread.ofPlatform().name("writer").start(() -> {
                 try {
-                    write(db, clock, new SplittableRandom(writerSeed), 2_000);
+                    write(db, clock, new SplittableRandom(writerSeed), OPS);
                 } catch (Throwable e) {
                     synchronized (failures) {
                         failures.add(e);
