@@ -121,6 +121,7 @@ class GuardedStoreTest {
     @Test
     void repeatedFailuresOpenTheBreakerThenCallsFailFastAndProbesCloseItAgain() {
         store.put("kept", new byte[] {42});
+        Instant failing = Instant.now();
         proxy.mode(FaultProxy.fail5xx(500));
         UnavailableException refused = null;
         for (int i = 0; i < 10 && refused == null; i++) {
@@ -134,9 +135,7 @@ class GuardedStoreTest {
         }
         assertThat(refused).as("the breaker opened within 10 calls").isNotNull();
         assertThat(store.state()).isEqualTo(State.OPEN);
-        assertThat(refused.nextProbe())
-                .isAfter(Instant.now())
-                .isBefore(Instant.now().plus(FAST.openWait()));
+        assertThat(refused.nextProbe()).isAfter(failing).isBefore(Instant.now().plus(FAST.openWait()));
         assertThat(refused).hasMessageContaining("next probe at").hasMessageContaining(store.url());
 
         // open: refused at once, with no connection
