@@ -83,6 +83,7 @@ public final class Shipper implements AutoCloseable {
     private volatile long failures;
     private volatile Instant lastShipped;
     private volatile long shippedRevision;
+    private volatile long sourceRevision; // the last one read; status() answers with it once the tail is closed
 
     private Shipper(Source source, ObjectStore store, ShipOptions options) {
         this.source = source;
@@ -433,7 +434,7 @@ public final class Shipper implements AutoCloseable {
 
     /** The current status; cheap, safe from any thread. */
     public ShipStatus status() {
-        long rev = tail.revision();
+        long rev = sourceRevision();
         long shipped = shippedRevision;
         long lagRevs = Math.max(0, rev - shipped);
         double lagSeconds =
@@ -456,6 +457,17 @@ public final class Shipper implements AutoCloseable {
                 failures,
                 lastError,
                 lastShipped);
+    }
+
+    private long sourceRevision() {
+        if (!closed) {
+            try {
+                return sourceRevision = tail.revision();
+            } catch (IllegalStateException e) {
+                if (!closed) throw e; // else close() closed the tail under us
+            }
+        }
+        return sourceRevision;
     }
 
     public ObjectStore store() {
@@ -494,6 +506,11 @@ public final class Shipper implements AutoCloseable {
             }
         } finally {
             lock.unlock();
+            try {
+                sourceRevision = tail.revision();
+            } catch (RuntimeException e) {
+                // status() keeps the last revision it saw
+            }
             tail.close();
         }
     }
