@@ -47,6 +47,7 @@ import tools.jackson.core.JacksonException;
  */
 public final class Shipper implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Shipper.class);
+    private static final long FAILURE_LOG_INTERVAL_MS = 60_000;
 
     /** The local record of which generation this store is shipping to a destination. */
     record State(String destination, String generation) {}
@@ -74,6 +75,7 @@ public final class Shipper implements AutoCloseable {
     private volatile long freshAsOf;
     private volatile String state = "starting";
     private volatile String lastError;
+    private long failureLoggedAt;
     private volatile String fencedBy;
     private volatile long logObjects;
     private volatile long uploadedBytes;
@@ -211,7 +213,19 @@ public final class Shipper implements AutoCloseable {
         }
         failures++;
         String msg = e.getClass().getSimpleName() + ": " + e.getMessage();
-        if (!msg.equals(lastError)) LOG.warn("destination {}: shipping failed, backlog kept: {}", store.url(), msg);
+        // messages name the object and the next probe time, so they differ every tick: log the start of an
+        // outage, then once a minute while it lasts
+        long now = options.clock().millis();
+        if (lastError == null || now - failureLoggedAt >= FAILURE_LOG_INTERVAL_MS) {
+            if (lastError == null) LOG.warn("destination {}: shipping failed, backlog kept: {}", store.url(), msg);
+            else
+                LOG.warn(
+                        "destination {}: still failing ({} failed ticks since start), backlog kept: {}",
+                        store.url(),
+                        failures,
+                        msg);
+            failureLoggedAt = now;
+        }
         lastError = msg;
         state = "failing";
         return false;
