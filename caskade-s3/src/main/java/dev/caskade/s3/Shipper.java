@@ -47,6 +47,7 @@ import tools.jackson.core.JacksonException;
  */
 public final class Shipper implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Shipper.class);
+    private static final long FAILURE_LOG_INTERVAL_MS = 60_000;
 
     /** The local record of which generation this store is shipping to a destination. */
     record State(String destination, String generation) {}
@@ -74,6 +75,7 @@ public final class Shipper implements AutoCloseable {
     private volatile long freshAsOf;
     private volatile String state = "starting";
     private volatile String lastError;
+    private long failureLoggedAt;
     private volatile String fencedBy;
     private volatile long logObjects;
     private volatile long uploadedBytes;
@@ -83,6 +85,7 @@ public final class Shipper implements AutoCloseable {
     private volatile long failures;
     private volatile Instant lastShipped;
     private volatile long shippedRevision;
+    private volatile long sourceRevision; // the last one read; status() answers with it once the tail is closed
 
     private Shipper(Source source, ObjectStore store, ShipOptions options) {
         this.source = source;
@@ -211,7 +214,19 @@ public final class Shipper implements AutoCloseable {
         }
         failures++;
         String msg = e.getClass().getSimpleName() + ": " + e.getMessage();
-        if (!msg.equals(lastError)) LOG.warn("destination {}: shipping failed, backlog kept: {}", store.url(), msg);
+        // messages name the object and the next probe time, so they differ every tick: log the start of an
+        // outage, then once a minute while it lasts
+        long now = options.clock().millis();
+        if (lastError == null || now - failureLoggedAt >= FAILURE_LOG_INTERVAL_MS) {
+            if (lastError == null) LOG.warn("destination {}: shipping failed, backlog kept: {}", store.url(), msg);
+            else
+                LOG.warn(
+                        "destination {}: still failing ({} failed ticks since start), backlog kept: {}",
+                        store.url(),
+                        failures,
+                        msg);
+            failureLoggedAt = now;
+        }
         lastError = msg;
         state = "failing";
         return false;
@@ -435,7 +450,7 @@ public final class Shipper implements AutoCloseable {
 
     /** The current status; cheap, safe from any thread. */
     public ShipStatus status() {
-        long rev = source.revision(tail);
+        long rev = sourceRevision();
         long shipped = shippedRevision;
         long lagRevs = Math.max(0, rev - shipped);
         double lagSeconds =
@@ -458,6 +473,17 @@ public final class Shipper implements AutoCloseable {
                 failures,
                 lastError,
                 lastShipped);
+    }
+
+    private long sourceRevision() {
+        if (!closed) {
+            try {
+                return sourceRevision = source.revision(tail);
+            } catch (IllegalStateException e) {
+                if (!closed) throw e; // else close() closed the tail under us
+            }
+        }
+        return sourceRevision;
     }
 
     public ObjectStore store() {
@@ -496,6 +522,11 @@ public final class Shipper implements AutoCloseable {
             }
         } finally {
             lock.unlock();
+            try {
+                sourceRevision = tail.revision();
+            } catch (RuntimeException e) {
+                // status() keeps the last revision it saw
+            }
             tail.close();
         }
     }

@@ -45,8 +45,12 @@ public final class Verifier {
         long objects = 0;
         long bytes = 0;
         for (Generation g : gens) {
-            // a missing lineage record is harmless (it is for people): a shipper cut short after the snapshot
-            if (g.snapshots().isEmpty()) problems.add(g.id() + ": no snapshot (nothing in it is restorable)");
+            // a missing lineage record is harmless (it is for people): a shipper cut short after the snapshot.
+            // Only a lineage record (a shipper cut short before its snapshot, by an older version) is harmless too:
+            // nothing in it was ever restorable, and retention removes it
+            if (g.snapshots().isEmpty() && !g.logs().isEmpty()) {
+                problems.add(g.id() + ": no snapshot (nothing in it is restorable)");
+            }
             for (Generation.SnapshotRef s : g.snapshots()) {
                 try (InputStream in = new BufferedInputStream(store.open(s.name()), 1 << 16)) {
                     BlockCodec.Reader r = SnapshotCodec.reader(in, s.name());
