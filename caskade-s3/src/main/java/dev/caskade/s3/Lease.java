@@ -56,7 +56,7 @@ final class Lease {
         Record mine;
         if (cur.isPresent()) {
             Record held = parse(cur.get().data());
-            if (held != null && !held.owner().equals(owner) && held.expiresAt() > now) {
+            if (held != null && !held.owner().equals(owner) && held.expiresAt() > now && !predecessor(held)) {
                 etag = null;
                 return last = new State.Fenced(held);
             }
@@ -78,6 +78,24 @@ final class Lease {
         epoch = mine.epoch();
         renewedAt = now;
         return last = new State.Held(epoch, Instant.ofEpochMilli(mine.expiresAt()));
+    }
+
+    /**
+     * Whether a live-looking lease was left by an earlier shipper of this very directory on this host, killed
+     * before it could release it. The shipper holds {@code DIR/replication/<key>.lock} (an OS lock), so no other
+     * live shipper of this directory to this destination exists on this host: waiting out the lease would only
+     * stall a restart.
+     */
+    private boolean predecessor(Record held) {
+        return held.source() != null
+                && held.source().equals(source)
+                && host(held.writer()).equals(host(writer));
+    }
+
+    private static String host(String writer) {
+        if (writer == null) return "";
+        int colon = writer.lastIndexOf(':');
+        return colon < 0 ? writer : writer.substring(0, colon);
     }
 
     /** Gives the lease up (on a clean stop) so that a successor need not wait for it to expire. */

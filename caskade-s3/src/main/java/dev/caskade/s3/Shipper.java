@@ -57,6 +57,7 @@ public final class Shipper implements AutoCloseable {
     private final ShipOptions options;
     private final String key;
     private final Path stateFile;
+    private final ShipLock shipLock;
     private final Pin pin;
     private final LogTail tail;
     private final Lease lease;
@@ -94,8 +95,14 @@ public final class Shipper implements AutoCloseable {
         this.key = keyOf(store.url());
         Path dir = source.dir();
         this.stateFile = dir.resolve("replication").resolve(key + ".json");
-        this.pin = Pin.open(dir, "ship-" + key);
-        this.tail = LogTail.open(dir);
+        this.shipLock = ShipLock.acquire(dir.resolve("replication").resolve(key + ".lock"), dir, store.url());
+        try {
+            this.pin = Pin.open(dir, "ship-" + key);
+            this.tail = LogTail.open(dir);
+        } catch (RuntimeException e) {
+            shipLock.close();
+            throw e;
+        }
         this.writer = writerName();
         this.freshAsOf = options.clock().millis(); // a destination down from the start lags from now
         this.lease = new Lease(
@@ -301,7 +308,7 @@ public final class Shipper implements AutoCloseable {
                     parentRevision,
                     reason,
                     writer,
-                    source.dir().toString());
+                    source.dir().toAbsolutePath().toString());
             // the snapshot first: a generation cut short by a failure is then either empty or restorable
             upload(id, v);
             store.put(Layout.lineage(id), lineage.toJson());
@@ -528,6 +535,7 @@ public final class Shipper implements AutoCloseable {
                 // status() keeps the last revision it saw
             }
             tail.close();
+            shipLock.close();
         }
     }
 

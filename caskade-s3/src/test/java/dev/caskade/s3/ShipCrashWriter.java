@@ -41,7 +41,7 @@ final class ShipCrashWriter {
     static final Duration SYNC_INTERVAL = Duration.ofMillis(200);
     static final Duration OPEN_WAIT = Duration.ofMillis(500);
     /** Short, so that a restart after a kill waits little for the dead writer's lease to expire. */
-    static final Duration LEASE_TTL = Duration.ofSeconds(1);
+    static final Duration LEASE_TTL = Duration.ofSeconds(30); // the default: a restart must not wait it out
 
     /** Bytes per second the link to S3 carries towards the server. */
     static final long UPLOAD_RATE = 3L << 20;

@@ -131,4 +131,43 @@ class ShipperTest {
                     .isEqualTo(db.digest(new byte[0]));
         }
     }
+
+    @Test
+    void aRestartTakesOverTheLeaseItsKilledPredecessorLeftAndASecondShipperIsRefused() throws Exception {
+        Path dir = tmp.resolve("src");
+        DirectoryStore dest = DirectoryStore.open(tmp.resolve("dest"));
+        try (Caskade db = Caskade.open(dir, CaskadeOptions.defaults().withDurability(Durability.NONE))) {
+            db.put("a", "1");
+            try (Shipper s = Shipper.live(db, dest, ShipOptions.defaults())) {
+                assertThat(s.syncNow()).isTrue();
+                assertThat(org.assertj.core.api.Assertions.catchThrowable(
+                                () -> Shipper.live(db, dest, ShipOptions.defaults())))
+                        .isInstanceOf(IllegalStateException.class)
+                        .hasMessageContaining("already ships");
+            }
+            // what a shipper killed with SIGKILL leaves: a live lease of this directory, owned by a dead process
+            byte[] lease = dest.get(Layout.LEASE).orElseThrow();
+            Lease.Record released = Lineage.JSON.readValue(lease, Lease.Record.class);
+            Lease.Record dead = new Lease.Record(
+                    "dead-owner",
+                    released.writer().replaceAll(":\\d+$", ":999999"),
+                    released.source(),
+                    released.epoch(),
+                    System.currentTimeMillis() + 60_000);
+            dest.put(Layout.LEASE, Lineage.JSON.writeValueAsBytes(dead));
+            db.put("b", "2");
+            try (Shipper s = Shipper.live(db, dest, ShipOptions.defaults())) {
+                assertThat(s.syncNow()).as("takes over at once").isTrue();
+                assertThat(s.status().shippedRevision()).isEqualTo(db.revision());
+            }
+            // a lease of another directory is respected
+            Lease.Record other = new Lease.Record(
+                    "other-owner", dead.writer(), "/somewhere/else", 9, System.currentTimeMillis() + 60_000);
+            dest.put(Layout.LEASE, Lineage.JSON.writeValueAsBytes(other));
+            try (Shipper s = Shipper.live(db, dest, ShipOptions.defaults())) {
+                assertThat(s.syncNow()).isFalse();
+                assertThat(s.status().state()).isEqualTo("fenced");
+            }
+        }
+    }
 }
