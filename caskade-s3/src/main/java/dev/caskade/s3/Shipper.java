@@ -94,6 +94,8 @@ public final class Shipper implements AutoCloseable {
         this.pin = Pin.open(dir, "ship-" + key);
         this.tail = LogTail.open(dir);
         this.writer = writerName();
+        // until a tick catches up, the destination is known to hold nothing newer than this moment
+        this.freshAsOf = options.clock().millis();
         this.lease = new Lease(
                 store,
                 UUID.randomUUID().toString(),
