@@ -83,6 +83,7 @@ public final class Shipper implements AutoCloseable {
     private volatile long failures;
     private volatile Instant lastShipped;
     private volatile long shippedRevision;
+    private volatile long lastRevision;
 
     private Shipper(Source source, ObjectStore store, ShipOptions options) {
         this.source = source;
@@ -435,7 +436,13 @@ public final class Shipper implements AutoCloseable {
 
     /** The current status; cheap, safe from any thread. */
     public ShipStatus status() {
-        long rev = tail.revision();
+        long rev;
+        try {
+            rev = tail.revision();
+            lastRevision = rev;
+        } catch (IllegalStateException closed) {
+            rev = lastRevision; // after close(): the revision last seen
+        }
         long shipped = shippedRevision;
         long lagRevs = Math.max(0, rev - shipped);
         double lagSeconds =
@@ -496,6 +503,11 @@ public final class Shipper implements AutoCloseable {
             }
         } finally {
             lock.unlock();
+            try {
+                lastRevision = tail.revision(); // what status() reports once the tail is closed
+            } catch (RuntimeException ignored) {
+                // status() then reports the revision it saw last
+            }
             tail.close();
         }
     }
