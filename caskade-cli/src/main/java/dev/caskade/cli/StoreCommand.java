@@ -8,6 +8,7 @@ import dev.caskade.CorruptionException;
 import dev.caskade.Durability;
 import dev.caskade.Entry;
 import dev.caskade.LockedException;
+import dev.caskade.s3.CorruptObjectException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -71,6 +72,7 @@ abstract class StoreCommand implements Callable<Integer> {
             case LockedException l -> new Failure(Main.FAILED, l.getMessage() + " (" + lockHint() + ")");
             case CompactedException c ->
                 new Failure(Main.FAILED, c.getMessage() + " (use --from " + c.oldest() + " or later)");
+            case CorruptObjectException c -> new Failure(Main.DAMAGED, "backup is damaged: " + c.getMessage());
             case CaskadeException c -> new Failure(Main.FAILED, message(c));
             case IllegalArgumentException i -> new Failure(Main.FAILED, message(i));
             case IOException io -> new Failure(Main.FAILED, "I/O error: " + message(io));
@@ -180,6 +182,10 @@ abstract class StoreCommand implements Callable<Integer> {
         Failure(int code, String message) {
             super(message);
             this.code = code;
+        }
+
+        int code() {
+            return code;
         }
     }
 
