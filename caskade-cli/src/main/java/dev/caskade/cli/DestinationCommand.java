@@ -7,6 +7,7 @@ import dev.caskade.s3.CorruptObjectException;
 import dev.caskade.s3.Destination;
 import dev.caskade.s3.GuardedStore;
 import dev.caskade.s3.ObjectStore;
+import dev.caskade.s3.S3Options;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -61,8 +62,9 @@ abstract class DestinationCommand implements Callable<Integer> {
 
     /** Opens {@code url} behind the default retry and breaker; a URL that is no destination is a usage error. */
     static GuardedStore open(CommandSpec spec, String url, S3Connection s3, Map<String, String> environment) {
+        S3Options options = s3.options(environment); // a bad CASKADE_S3_* variable: exit 1, as for serve
         try {
-            return Destination.open(url, s3.options(environment), BreakerOptions.defaults());
+            return Destination.open(url, options, BreakerOptions.defaults());
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }

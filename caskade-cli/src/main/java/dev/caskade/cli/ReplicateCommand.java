@@ -25,9 +25,9 @@ import picocli.CommandLine.Option;
 @Command(
         name = "replicate",
         description = {
-            "Ship a store's log to S3 or a directory as a sidecar, beside the process that owns the store (a"
-                    + " 'caskade serve' or a program): it reads the committed log from the files of --data and needs"
-                    + " no lock. Runs until SIGTERM or Ctrl-C, then ships what is left.",
+            "Ship a store's log to S3 or a directory, beside the process that owns the store (a sidecar).",
+            "It reads the committed log from the files of --data and needs no lock, so a 'caskade serve' or a"
+                    + " program may hold the store meanwhile. Runs until SIGTERM or Ctrl-C, then ships what is left.",
             "Prints one status line per destination every --status-interval and whenever its state changes."
                     + " The shipping options also come from CASKADE_SYNC_INTERVAL, CASKADE_SNAPSHOT_INTERVAL,"
                     + " CASKADE_RETENTION, CASKADE_BREAKER and CASKADE_S3_*."
@@ -44,7 +44,7 @@ final class ReplicateCommand extends StoreCommand {
     @Option(
             names = "--status-interval",
             paramLabel = "DURATION",
-            converter = DurationConverter.class,
+            converter = PositiveDurationConverter.class,
             defaultValue = "1m",
             description = "Print each destination's status this often (default: ${DEFAULT-VALUE}).")
     Duration statusInterval;
@@ -58,41 +58,39 @@ final class ReplicateCommand extends StoreCommand {
     /** Where the CASKADE_* variables come from. */
     Map<String, String> environment = System.getenv();
 
-    /** Counted down once the shippers are closed; tests stop the command through {@link #stop()}. */
-    final CountDownLatch stopped = new CountDownLatch(1);
-
+    /** Counted down when SIGTERM or SIGINT arrives, and once the shippers are closed. */
     private final CountDownLatch stopping = new CountDownLatch(1);
+
+    private final CountDownLatch stopped = new CountDownLatch(1);
 
     @Override
     int run() throws Exception {
         if (!Files.isDirectory(data)) return fail(Main.FAILED, "no store at " + data + " (use --data DIR)");
-        if (statusInterval.isZero() || statusInterval.isNegative()) {
-            return fail(Main.USAGE, "--status-interval must be > 0");
-        }
-        ReplicationOptions options;
+        ReplicationConfig flags = new ReplicationConfig(
+                to,
+                null,
+                ship.syncInterval,
+                ship.snapshotInterval,
+                ship.retention,
+                ship.breaker,
+                null,
+                null,
+                s3.endpoint,
+                s3.region,
+                s3.pathStyle);
+        List<String> variables = new ArrayList<>(ShipFlags.VARIABLES);
+        variables.addAll(S3Connection.VARIABLES);
+        // a bad variable fails like a bad variable of serve (exit 1); a bad URL is a usage error
+        ReplicationOptions options = flags.over(
+                        ReplicationConfig.fromEnvironment(S3Connection.only(environment, variables)))
+                .options();
         List<GuardedStore> stores = new ArrayList<>();
         try {
-            ReplicationConfig flags = new ReplicationConfig(
-                    to,
-                    null,
-                    ship.syncInterval,
-                    ship.snapshotInterval,
-                    ship.retention,
-                    ship.breaker,
-                    null,
-                    null,
-                    s3.endpoint,
-                    s3.region,
-                    s3.pathStyle);
-            List<String> variables = new ArrayList<>(ShipFlags.VARIABLES);
-            variables.addAll(S3Connection.VARIABLES);
-            options = flags.over(ReplicationConfig.fromEnvironment(S3Connection.only(environment, variables)))
-                    .options();
             for (String url : options.destinations())
                 stores.add(Destination.open(url, options.s3(), options.breaker()));
         } catch (IllegalArgumentException e) {
             stores.forEach(GuardedStore::close);
-            return fail(Main.USAGE, e.getMessage());
+            return fail(Main.USAGE, "--to: " + e.getMessage());
         }
         List<Shipper> shippers = new ArrayList<>();
         try {
@@ -198,10 +196,5 @@ final class ReplicateCommand extends StoreCommand {
                     s.lastError() == null ? "" : " error: " + s.lastError());
         }
         out.flush();
-    }
-
-    void stop() {
-        stopping.countDown();
-        stopped.countDown();
     }
 }

@@ -31,6 +31,7 @@ final class S3Connection {
     @Option(
             names = "--s3-region",
             paramLabel = "REGION",
+            converter = RegionConverter.class,
             description = "The S3 region (default: the AWS region chain, e.g. AWS_REGION; env CASKADE_S3_REGION).")
     String region;
 
@@ -62,6 +63,18 @@ final class S3Connection {
             if (v != null) out.put(n, v);
         }
         return out;
+    }
+
+    /** A region name as S3 spells them ({@code us-east-1}). */
+    static final class RegionConverter implements ITypeConverter<String> {
+        @Override
+        public String convert(String text) {
+            try {
+                return S3Options.defaults().withRegion(text.trim()).region();
+            } catch (IllegalArgumentException e) {
+                throw new TypeConversionException(e.getMessage());
+            }
+        }
     }
 
     /** An endpoint must be http(s)://host[:port] without a path. */

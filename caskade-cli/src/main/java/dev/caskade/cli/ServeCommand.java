@@ -77,14 +77,14 @@ final class ServeCommand extends StoreCommand {
     @Option(
             names = "--max-replica-lag",
             paramLabel = "DURATION",
-            converter = DurationConverter.class,
+            converter = PositiveDurationConverter.class,
             description = "/readyz answers 503 while a destination is further behind than this.")
     Duration maxReplicaLag;
 
     @Option(
             names = "--validation-interval",
             paramLabel = "DURATION",
-            converter = DurationConverter.class,
+            converter = PositiveDurationConverter.class,
             description = "This often, restore each destination into a scratch directory and compare its digest"
                     + " with the live store's (a mismatch is logged as an ERROR and counted in /metrics).")
     Duration validationInterval;
@@ -138,12 +138,10 @@ final class ServeCommand extends StoreCommand {
 
     @Override
     int run() throws Exception {
-        Server.Options options;
+        Server.Options options = options();
         try {
-            options = options();
             options.replication().check(); // a bad destination URL fails before anything is opened
         } catch (IllegalArgumentException e) {
-            // a bad flag, variable or config value: a usage error, like a bad flag picocli finds
             return fail(Main.USAGE, e.getMessage());
         }
         Server server = Server.start(options);

@@ -16,7 +16,7 @@ final class ShipFlags {
     @Option(
             names = "--sync-interval",
             paramLabel = "DURATION",
-            converter = StoreCommand.DurationConverter.class,
+            converter = StoreCommand.PositiveDurationConverter.class,
             description = "Ship new commits this often: the most a lost machine costs (default: 1s;"
                     + " env CASKADE_SYNC_INTERVAL).")
     Duration syncInterval;
@@ -24,14 +24,14 @@ final class ShipFlags {
     @Option(
             names = "--snapshot-interval",
             paramLabel = "DURATION",
-            converter = StoreCommand.DurationConverter.class,
+            converter = StoreCommand.PositiveDurationConverter.class,
             description = "Upload a fresh snapshot this often (default: 24h; env CASKADE_SNAPSHOT_INTERVAL).")
     Duration snapshotInterval;
 
     @Option(
             names = "--retention",
             paramLabel = "DURATION",
-            converter = StoreCommand.DurationConverter.class,
+            converter = StoreCommand.PositiveDurationConverter.class,
             description = "Keep objects restorable this long; the newest snapshot always stays (default: 72h;"
                     + " env CASKADE_RETENTION).")
     Duration retention;

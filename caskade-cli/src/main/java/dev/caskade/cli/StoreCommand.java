@@ -201,6 +201,17 @@ abstract class StoreCommand implements Callable<Integer> {
         }
     }
 
+    /** A {@link DurationConverter} duration that must be more than zero. */
+    static final class PositiveDurationConverter implements ITypeConverter<Duration> {
+        @Override
+        public Duration convert(String text) {
+            Duration d = new DurationConverter().convert(text);
+            if (d.isZero() || d.isNegative())
+                throw new TypeConversionException("must be more than 0, got '" + text + "'");
+            return d;
+        }
+    }
+
     /** Durations as people type them: {@code 500ms}, {@code 30s}, {@code 1m30s}, {@code 2h}, {@code 1d}, or ISO-8601. */
     static final class DurationConverter implements ITypeConverter<Duration> {
         private static final Pattern PART = Pattern.compile("(\\d+)(ms|s|m|h|d)");

@@ -268,7 +268,8 @@ class ReplicationCommandsTest {
         cases.add(new String[] {"serve", "--data", data, "--replicate-to", dest.toString(), "--breaker", "nonsense"});
         cases.add(new String[] {"serve", "--data", data, "--replicate-to", dest.toString(), "--sync-interval", "0"});
         cases.add(new String[] {"serve", "--data", data, "--replicate-to", dest.toString(), "--retention", "soon"});
-        cases.add(new String[] {"serve", "--data", data, "--max-replica-lag", "5s"});
+        cases.add(new String[] {"serve", "--data", data, "--replicate-to", dest.toString(), "--max-replica-lag", "0"});
+        cases.add(new String[] {"generations", "--from", "s3://b/p", "--s3-region", "Mars North"});
         cases.add(new String[] {"serve", "--data", data, "--restore-if-empty", "gopher://x"});
         cases.add(new String[] {"replicate", "--data", data, "--to", "ftp://host/x"});
         cases.add(new String[] {"replicate", "--data", data});
@@ -279,6 +280,10 @@ class ReplicationCommandsTest {
             assertThat(r.err()).startsWith("caskade: ");
         }
         assertThat(dir.resolve("src").resolve("serve.json")).doesNotExist();
+        // settings that do not fit together are a bad configuration (exit 1), like those of the config file
+        Invocation lagAlone = run("serve", "--data", data, "--max-replica-lag", "5s");
+        assertThat(lagAlone.code()).as("%s", lagAlone).isEqualTo(Main.FAILED);
+        assertThat(lagAlone.err()).isEqualTo("caskade: max-replica-lag needs a destination (replicate-to)\n");
         assertThat(run("serve", "--data", data, "--replicate-to", "ftp://host/x")
                         .err())
                 .contains("replicate-to")

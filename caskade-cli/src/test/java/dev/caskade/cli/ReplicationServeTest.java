@@ -404,7 +404,7 @@ class ReplicationServeTest {
     }
 
     @Test
-    void aBadDestinationOrVariableFailsAtStartWithExit64() throws Exception {
+    void aBadDestinationFailsAtStartWithExit64AndABadVariableWith1() throws Exception {
         Path data = dir.resolve("store");
         Child badUrl = caskade("serve", "--data", data.toString(), "--replicate-to", "ftp://example.com/x");
         assertThat(badUrl.exit()).as("%s", badUrl).isEqualTo(Main.USAGE);
@@ -416,7 +416,7 @@ class ReplicationServeTest {
                 "serve",
                 "--data",
                 data.toString());
-        assertThat(badEnv.exit()).as("%s", badEnv).isEqualTo(Main.USAGE);
+        assertThat(badEnv.exit()).as("%s", badEnv).isEqualTo(Main.FAILED);
         assertThat(badEnv.stderr().strip())
                 .startsWith("caskade: CASKADE_SYNC_INTERVAL: bad duration 'often'")
                 .doesNotContain("\n");

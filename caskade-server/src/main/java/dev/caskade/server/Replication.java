@@ -8,10 +8,14 @@ import dev.caskade.s3.RestoreOptions;
 import dev.caskade.s3.ShipStatus;
 import dev.caskade.s3.Shipper;
 import dev.caskade.s3.Validation;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -20,6 +24,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -159,6 +164,7 @@ final class Replication implements AutoCloseable {
                 ? null
                 : Executors.newSingleThreadScheduledExecutor(
                         Thread.ofPlatform().daemon().name("caskade-validate").factory());
+        if (validator != null) removeScratch(scratch(db));
         Replication r = new Replication(db, options, List.copyOf(replicas), refresher, validator);
         refresher.scheduleWithFixedDelay(r::refresh, REFRESH_MS, REFRESH_MS, TimeUnit.MILLISECONDS);
         if (validator != null) {
@@ -249,8 +255,23 @@ final class Replication implements AutoCloseable {
         }
     }
 
+    /** Where validations restore to: {@code DIR/replication/validate}. */
+    private static Path scratch(Caskade db) {
+        return db.directory().resolve("replication").resolve("validate");
+    }
+
+    /** A validation cut short by a crash leaves a whole restored store behind. */
+    private static void removeScratch(Path dir) {
+        if (!Files.isDirectory(dir)) return;
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        } catch (IOException | UncheckedIOException e) {
+            LOG.warn("cannot remove the leftovers of a validation in {}: {}", dir, e.toString());
+        }
+    }
+
     private void validate(Replica r) {
-        Path scratch = db.directory().resolve("replication").resolve("validate");
+        Path scratch = scratch(db);
         Duration timeout = options.ship().syncInterval().multipliedBy(10);
         if (timeout.compareTo(Duration.ofSeconds(30)) < 0) timeout = Duration.ofSeconds(30);
         try {
