@@ -29,7 +29,9 @@ import picocli.CommandLine.Spec;
             "Caskade key-value store. Embedded mode (--data DIR): every command opens the store directory itself, "
                     + "so only one command (or program) can have a store open at a time.",
             "Remote mode (--server URL, or CASKADE_SERVER): get, put, del, scan, watch and shell talk to a running "
-                    + "'caskade serve' over HTTP instead."
+                    + "'caskade serve' over HTTP instead.",
+            "Backups: 'serve --replicate-to URL' or 'replicate' ship the log to S3 or a directory; restore,"
+                    + " generations, snapshots, segments and 'verify --from' read it back (docs/replication.md)."
         },
         subcommands = {
             PutCommand.class,
@@ -42,6 +44,11 @@ import picocli.CommandLine.Spec;
             StatsCommand.class,
             MergeCommand.class,
             ServeCommand.class,
+            ReplicateCommand.class,
+            RestoreCommand.class,
+            GenerationsCommand.class,
+            SnapshotsCommand.class,
+            SegmentsCommand.class,
             PasswdCommand.class,
             TokenCommand.class,
             HelpCommand.class
@@ -50,7 +57,7 @@ import picocli.CommandLine.Spec;
         exitCodeList = {
             " 0:success",
             " 1:not found, or the command failed (the message says why)",
-            " 2:the store is damaged",
+            " 2:the store (or, with --from, the backup) is damaged",
             "64:bad arguments",
             "77:the server refused the credentials (HTTP 401 or 403)",
             "70:internal error (set CASKADE_DEBUG=1 for a stack trace)"

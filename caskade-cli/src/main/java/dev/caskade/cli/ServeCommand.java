@@ -1,12 +1,16 @@
 package dev.caskade.cli;
 
 import dev.caskade.Durability;
+import dev.caskade.server.ReplicationConfig;
 import dev.caskade.server.Server;
 import dev.caskade.server.ServerConfig;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(
@@ -15,10 +19,13 @@ import picocli.CommandLine.Option;
             "Run the server: the Redis protocol and HTTP/JSON (with SSE) on one store.",
             "Every option also comes from an environment variable (CASKADE_DATA, CASKADE_BIND,"
                     + " CASKADE_RESP_PORT, CASKADE_HTTP_PORT, CASKADE_DURABILITY, CASKADE_INSECURE,"
-                    + " CASKADE_TLS_CERT, CASKADE_TLS_KEY) and from the YAML config file (--config or"
+                    + " CASKADE_TLS_CERT, CASKADE_TLS_KEY, CASKADE_REPLICATE_TO (comma-separated),"
+                    + " CASKADE_RESTORE_IF_EMPTY, CASKADE_SYNC_INTERVAL, CASKADE_SNAPSHOT_INTERVAL, CASKADE_RETENTION,"
+                    + " CASKADE_BREAKER, CASKADE_MAX_REPLICA_LAG, CASKADE_VALIDATION_INTERVAL, CASKADE_S3_ENDPOINT,"
+                    + " CASKADE_S3_REGION, CASKADE_S3_PATH_STYLE) and from the YAML config file (--config or"
                     + " CASKADE_CONFIG), which also holds the users. Precedence: flag > environment > config"
                     + " file > default. Port 0 picks a free port; the ports are printed and written to"
-                    + " DIR/serve.json. See docs/server.md."
+                    + " DIR/serve.json. See docs/server.md and docs/replication.md."
         })
 final class ServeCommand extends StoreCommand {
 
@@ -53,6 +60,41 @@ final class ServeCommand extends StoreCommand {
     @Option(names = "--tls-key", paramLabel = "FILE", description = "PEM private key (PKCS#8) of --tls-cert.")
     Path tlsKey;
 
+    @Option(
+            names = "--replicate-to",
+            paramLabel = "URL",
+            description = "Ship the log to this destination, continuously: file:///abs/path, a plain path or"
+                    + " s3://bucket/prefix. Repeatable.")
+    List<String> replicateTo;
+
+    @Option(
+            names = "--restore-if-empty",
+            paramLabel = "URL",
+            description = "Before opening the store: when --data is empty or absent, restore the latest state from"
+                    + " this destination (none there: start empty).")
+    String restoreIfEmpty;
+
+    @Option(
+            names = "--max-replica-lag",
+            paramLabel = "DURATION",
+            converter = PositiveDurationConverter.class,
+            description = "/readyz answers 503 while a destination is further behind than this.")
+    Duration maxReplicaLag;
+
+    @Option(
+            names = "--validation-interval",
+            paramLabel = "DURATION",
+            converter = PositiveDurationConverter.class,
+            description = "This often, restore each destination into a scratch directory and compare its digest"
+                    + " with the live store's (a mismatch is logged as an ERROR and counted in /metrics).")
+    Duration validationInterval;
+
+    @Mixin
+    ShipFlags ship;
+
+    @Mixin
+    S3Connection s3;
+
     /** Where the CASKADE_* variables come from. */
     Map<String, String> environment = System.getenv();
 
@@ -63,8 +105,29 @@ final class ServeCommand extends StoreCommand {
     Server.Options options() {
         // --data has a default (shared with the other commands): only an explicit one is a flag here
         boolean dataGiven = spec.commandLine().getParseResult().hasMatchedOption("--data");
+        ReplicationConfig replication = new ReplicationConfig(
+                replicateTo,
+                restoreIfEmpty,
+                ship.syncInterval,
+                ship.snapshotInterval,
+                ship.retention,
+                ship.breaker,
+                maxReplicaLag,
+                validationInterval,
+                s3.endpoint,
+                s3.region,
+                s3.pathStyle);
         ServerConfig flags = new ServerConfig(
-                dataGiven ? data : null, bind, respPort, httpPort, durability, insecure, tlsCert, tlsKey, null);
+                dataGiven ? data : null,
+                bind,
+                respPort,
+                httpPort,
+                durability,
+                insecure,
+                tlsCert,
+                tlsKey,
+                null,
+                replication);
         String envConfig = environment.get("CASKADE_CONFIG");
         Path file = config != null ? config : envConfig == null || envConfig.isBlank() ? null : Path.of(envConfig);
         ServerConfig fromFile = file == null ? ServerConfig.EMPTY : ServerConfig.load(file);
@@ -76,6 +139,11 @@ final class ServeCommand extends StoreCommand {
     @Override
     int run() throws Exception {
         Server.Options options = options();
+        try {
+            options.replication().check(); // a bad destination URL fails before anything is opened
+        } catch (IllegalArgumentException e) {
+            return fail(Main.USAGE, e.getMessage());
+        }
         Server server = Server.start(options);
         // SIGTERM and SIGINT: stop accepting, finish in-flight commits, fsync, release the lock
         Thread hook = new Thread(
@@ -86,8 +154,9 @@ final class ServeCommand extends StoreCommand {
                 "caskade-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         int users = options.users().list().size();
+        int destinations = options.replication().destinations().size();
         out().printf(
-                        "caskade serving %s: redis %s:%d, http %s://%s:%d (durability %s, %s%s, pid %d)%n",
+                        "caskade serving %s: redis %s:%d, http %s://%s:%d (durability %s, %s%s%s, pid %d)%n",
                         options.data(),
                         options.bind(),
                         server.respPort(),
@@ -97,6 +166,11 @@ final class ServeCommand extends StoreCommand {
                         options.durability(),
                         users == 0 ? "no users" : users == 1 ? "1 user" : users + " users",
                         options.tls() == null ? "" : ", TLS",
+                        destinations == 0
+                                ? ""
+                                : destinations == 1
+                                        ? ", replicating to 1 destination"
+                                        : ", replicating to " + destinations + " destinations",
                         ProcessHandle.current().pid());
         out().flush();
         stopped.await();

@@ -311,7 +311,7 @@ final class ShellCommand extends StoreCommand {
     }
 
     /** Whether stdin and stdout are a terminal: then the shell prompts and keeps a history. */
-    private static boolean isTerminal() {
+    static boolean isTerminal() {
         Console console = System.console();
         if (console == null) return false;
         try {

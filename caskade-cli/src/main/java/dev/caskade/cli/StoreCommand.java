@@ -8,6 +8,7 @@ import dev.caskade.CorruptionException;
 import dev.caskade.Durability;
 import dev.caskade.Entry;
 import dev.caskade.LockedException;
+import dev.caskade.s3.CorruptObjectException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -71,6 +72,7 @@ abstract class StoreCommand implements Callable<Integer> {
             case LockedException l -> new Failure(Main.FAILED, l.getMessage() + " (" + lockHint() + ")");
             case CompactedException c ->
                 new Failure(Main.FAILED, c.getMessage() + " (use --from " + c.oldest() + " or later)");
+            case CorruptObjectException c -> new Failure(Main.DAMAGED, "backup is damaged: " + c.getMessage());
             case CaskadeException c -> new Failure(Main.FAILED, message(c));
             case IllegalArgumentException i -> new Failure(Main.FAILED, message(i));
             case IOException io -> new Failure(Main.FAILED, "I/O error: " + message(io));
@@ -181,6 +183,10 @@ abstract class StoreCommand implements Callable<Integer> {
             super(message);
             this.code = code;
         }
+
+        int code() {
+            return code;
+        }
     }
 
     /** {@code --durability sync|none|interval:<ms>}. */
@@ -192,6 +198,17 @@ abstract class StoreCommand implements Callable<Integer> {
             } catch (IllegalArgumentException e) {
                 throw new TypeConversionException(e.getMessage());
             }
+        }
+    }
+
+    /** A {@link DurationConverter} duration that must be more than zero. */
+    static final class PositiveDurationConverter implements ITypeConverter<Duration> {
+        @Override
+        public Duration convert(String text) {
+            Duration d = new DurationConverter().convert(text);
+            if (d.isZero() || d.isNegative())
+                throw new TypeConversionException("must be more than 0, got '" + text + "'");
+            return d;
         }
     }
 

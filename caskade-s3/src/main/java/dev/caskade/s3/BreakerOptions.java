@@ -100,10 +100,19 @@ public record BreakerOptions(
      * @throws IllegalArgumentException naming the bad pair
      */
     public static BreakerOptions parse(String spec) {
-        BreakerOptions o = defaults();
+        BreakerOptions d = defaults();
         if (spec == null || spec.isBlank()) {
-            return o;
+            return d;
         }
+        // every pair first, then one check: "window=2,minimum-calls=2" must not fail on the default minimum of 5
+        int window = d.window;
+        float failureRate = d.failureRatePercent;
+        int minimumCalls = d.minimumCalls;
+        Duration openWait = d.openWait;
+        int probes = d.halfOpenProbes;
+        int attempts = d.retryAttempts;
+        Duration backoff = d.retryInitial;
+        Duration maxBackoff = d.retryMax;
         for (String pair : spec.split(",")) {
             int eq = pair.indexOf('=');
             if (eq < 0) {
@@ -112,42 +121,26 @@ public record BreakerOptions(
             String key = pair.substring(0, eq).strip().toLowerCase(Locale.ROOT);
             String value = pair.substring(eq + 1).strip();
             try {
-                o = switch (key) {
-                    case "window" ->
-                        o.withBreaker(
-                                Integer.parseInt(value),
-                                o.failureRatePercent,
-                                o.minimumCalls,
-                                o.openWait,
-                                o.halfOpenProbes);
+                switch (key) {
+                    case "window" -> window = Integer.parseInt(value);
                     case "failure-rate" ->
-                        o.withBreaker(
-                                o.window,
-                                Float.parseFloat(value.endsWith("%") ? value.substring(0, value.length() - 1) : value),
-                                o.minimumCalls,
-                                o.openWait,
-                                o.halfOpenProbes);
-                    case "minimum-calls" ->
-                        o.withBreaker(
-                                o.window, o.failureRatePercent, Integer.parseInt(value), o.openWait, o.halfOpenProbes);
-                    case "open-wait" ->
-                        o.withBreaker(
-                                o.window, o.failureRatePercent, o.minimumCalls, duration(value), o.halfOpenProbes);
-                    case "probes" ->
-                        o.withBreaker(
-                                o.window, o.failureRatePercent, o.minimumCalls, o.openWait, Integer.parseInt(value));
-                    case "attempts" -> o.withRetry(Integer.parseInt(value), o.retryInitial, o.retryMax);
-                    case "backoff" -> o.withRetry(o.retryAttempts, duration(value), o.retryMax);
-                    case "max-backoff" -> o.withRetry(o.retryAttempts, o.retryInitial, duration(value));
+                        failureRate =
+                                Float.parseFloat(value.endsWith("%") ? value.substring(0, value.length() - 1) : value);
+                    case "minimum-calls" -> minimumCalls = Integer.parseInt(value);
+                    case "open-wait" -> openWait = duration(value);
+                    case "probes" -> probes = Integer.parseInt(value);
+                    case "attempts" -> attempts = Integer.parseInt(value);
+                    case "backoff" -> backoff = duration(value);
+                    case "max-backoff" -> maxBackoff = duration(value);
                     default ->
                         throw new IllegalArgumentException(
                                 "unknown breaker option '" + key + "' (known: " + KEYS + ")");
-                };
+                }
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("bad number in breaker option '" + pair.strip() + "'", e);
             }
         }
-        return o;
+        return new BreakerOptions(window, failureRate, minimumCalls, openWait, probes, attempts, backoff, maxBackoff);
     }
 
     /** Parses {@code 250ms}, {@code 10s}, {@code 2m}, {@code 1h}, {@code 1d} or an ISO-8601 duration. */

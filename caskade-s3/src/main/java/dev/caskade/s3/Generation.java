@@ -81,7 +81,7 @@ public record Generation(String id, Lineage lineage, List<SnapshotRef> snapshots
     }
 
     /** Reads every generation at a destination, oldest first. */
-    static List<Generation> list(ObjectStore store) {
+    public static List<Generation> list(ObjectStore store) {
         Map<String, List<ObjectStore.ObjectInfo>> byGen = new TreeMap<>();
         for (ObjectStore.ObjectInfo o : store.list(Layout.GENERATIONS)) {
             Layout.generationOf(o.name())

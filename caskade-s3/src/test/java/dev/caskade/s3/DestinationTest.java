@@ -106,6 +106,9 @@ class DestinationTest {
         assertThat(BreakerOptions.parse(o.toString()))
                 .as("toString parses back")
                 .isEqualTo(o);
+        assertThat(BreakerOptions.parse("window=2,minimum-calls=2").minimumCalls())
+                .as("checked once all pairs are read, so their order does not matter")
+                .isEqualTo(2);
 
         assertThatThrownBy(() -> BreakerOptions.parse("windw=5"))
                 .hasMessageContaining("unknown breaker option 'windw'")

@@ -42,6 +42,7 @@ final class HttpApi {
     private final Metrics metrics;
     private final Users users;
     private volatile boolean ready = true;
+    private volatile Replication replication;
 
     HttpApi(Caskade db, Metrics metrics, Users users) {
         this.db = db;
@@ -51,6 +52,11 @@ final class HttpApi {
 
     Metrics metrics() {
         return metrics;
+    }
+
+    /** Adds the destinations to /v1/status and, with max-replica-lag, to the readiness check. */
+    void attach(Replication value) {
+        replication = value;
     }
 
     /** Readiness turns off when the server begins to stop, so balancers drain it first. */
@@ -420,12 +426,17 @@ final class HttpApi {
                         s.durability(),
                         s.watches(),
                         s.snapshots(),
-                        s.merges()));
+                        s.merges(),
+                        replication == null ? List.of() : replication.statuses()));
     }
 
     private HttpReply readiness() {
         if (!ready) return json(HttpResponseStatus.SERVICE_UNAVAILABLE, new HttpJson.Health("stopping"));
         db.stats(); // throws IllegalStateException (503) once the store is closed
+        Replication r = replication;
+        String lagging = r == null ? null : r.lagging();
+        if (lagging != null)
+            return json(HttpResponseStatus.SERVICE_UNAVAILABLE, new HttpJson.NotReady("lagging", lagging));
         return json(HttpResponseStatus.OK, new HttpJson.Health("ready"));
     }
 

@@ -121,10 +121,14 @@ final class HttpJson {
             String durability,
             int watches,
             int snapshots,
-            long merges) {}
+            long merges,
+            List<Replication.ReplicaStatus> replication) {}
 
     /** A health answer. */
     record Health(String status) {}
+
+    /** A readiness answer of 503 with the reason. */
+    record NotReady(String status, String reason) {}
 
     /** One change of a {@code commit} event. */
     @JsonInclude(JsonInclude.Include.NON_NULL)

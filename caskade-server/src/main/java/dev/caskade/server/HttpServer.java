@@ -141,6 +141,12 @@ public final class HttpServer implements AutoCloseable {
         return api.metrics();
     }
 
+    /** Reports on {@code replication}'s destinations in /v1/status, /metrics and /readyz. */
+    void attach(Replication replication) {
+        api.attach(replication);
+        api.metrics().bind(replication);
+    }
+
     /** The port the server listens on (the chosen one when started with port 0). */
     public int port() {
         return ((InetSocketAddress) listener.localAddress()).getPort();

@@ -2,20 +2,23 @@ package dev.caskade.server;
 
 import dev.caskade.Caskade;
 import dev.caskade.Stats;
+import dev.caskade.s3.GuardedStore;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.Locale;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.ToDoubleFunction;
 
 /**
  * The server's Prometheus metrics, served at {@code GET /metrics}: the store (revision, keys, bytes, watches),
- * requests per protocol, and the JVM. Store series are prefixed {@code caskade_}.
+ * requests per protocol, replication per destination, and the JVM. Store series are prefixed {@code caskade_}.
  */
 final class Metrics {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -82,6 +85,95 @@ final class Metrics {
                 .register(registry);
         Gauge.builder("caskade.resp.clients", resp, r -> r.sessions().size())
                 .description("connected Redis-protocol clients")
+                .register(registry);
+    }
+
+    /** Adds one set of replication series per destination, tagged {@code destination=<url>}. */
+    void bind(Replication replication) {
+        for (Replication.Replica r : replication.replicas()) {
+            Tags d = Tags.of("destination", r.url);
+            Gauge.builder("caskade.replication.lag.revisions", r, x -> x.status.lagRevisions())
+                    .tags(d)
+                    .description("commits the destination does not hold yet")
+                    .register(registry);
+            Gauge.builder("caskade.replication.lag.seconds", r, x -> x.status.lagSeconds())
+                    .tags(d)
+                    .description("seconds since the moment of which the destination holds every commit")
+                    .register(registry);
+            Gauge.builder("caskade.replication.shipped.revision", r, x -> x.status.shippedRevision())
+                    .tags(d)
+                    .description("the last revision the destination holds")
+                    .register(registry);
+            Gauge.builder("caskade.replication.breaker.state", r, Replication.Replica::breakerCode)
+                    .tags(d)
+                    .description("the destination's circuit breaker: 0 closed, 1 open, 2 half-open")
+                    .register(registry);
+            counter(
+                    "caskade.replication.uploaded.bytes",
+                    "bytes of log and snapshot objects uploaded",
+                    r,
+                    d,
+                    x -> x.status.uploadedBytes());
+            counter(
+                    "caskade.replication.downloaded.bytes",
+                    "bytes read from the destination",
+                    r,
+                    d,
+                    x -> x.metrics.bytesDownloaded());
+            counter("caskade.replication.log.objects", "log objects uploaded", r, d, x -> x.status.logObjects());
+            counter("caskade.replication.snapshots", "snapshots uploaded", r, d, x -> x.status.snapshots());
+            counter("caskade.replication.generations", "generations started", r, d, x -> x.status.generations());
+            counter(
+                    "caskade.replication.fallbacks",
+                    "times the log a destination needed was gone and a fresh snapshot was sent",
+                    r,
+                    d,
+                    x -> x.status.fallbacks());
+            counter("caskade.replication.failures", "shipping attempts that failed", r, d, x -> x.status.failures());
+            counter("caskade.replication.retries", "requests that were retries", r, d, x -> x.metrics.retries());
+            for (GuardedStore.Request type : GuardedStore.Request.values()) {
+                for (GuardedStore.Outcome outcome : GuardedStore.Outcome.values()) {
+                    counter(
+                            "caskade.replication.requests",
+                            "requests to the destination (attempts) by type and outcome",
+                            r,
+                            d.and("type", type.name().toLowerCase(Locale.ROOT))
+                                    .and("outcome", outcome.name().toLowerCase(Locale.ROOT)),
+                            x -> x.metrics.requests(type, outcome));
+                }
+            }
+            if (replication.options().validationInterval() != null) {
+                String what = "validations (restore and compare digests) by result";
+                counter("caskade.replication.validations", what, r, d.and("result", "ok"), x -> x.validationsOk.get());
+                counter(
+                        "caskade.replication.validations",
+                        what,
+                        r,
+                        d.and("result", "mismatch"),
+                        x -> x.validationsMismatch.get());
+                counter(
+                        "caskade.replication.validations",
+                        what,
+                        r,
+                        d.and("result", "error"),
+                        x -> x.validationsError.get());
+                Gauge.builder("caskade.replication.validated.revision", r, x -> x.validatedRevision)
+                        .tags(d)
+                        .description("the last revision whose restore matched the live store (-1: none yet)")
+                        .register(registry);
+            }
+        }
+    }
+
+    private void counter(
+            String name,
+            String description,
+            Replication.Replica replica,
+            Tags tags,
+            ToDoubleFunction<Replication.Replica> value) {
+        FunctionCounter.builder(name, replica, value)
+                .tags(tags)
+                .description(description)
                 .register(registry);
     }
 

@@ -1324,7 +1324,8 @@ final class RespCommands {
                         + st.merges() + "\r\ncaskade_fsyncs:" + st.fsyncs()
                         + "\r\ncaskade_pins_dropped:" + st.pinsDropped()
                         + "\r\n");
-        sections.put("replication", "role:master\r\nconnected_slaves:0\r\n");
+        Replication replication = server.replication();
+        sections.put("replication", replication == null ? "role:master\r\nconnected_slaves:0\r\n" : replication.info());
         sections.put("keyspace", st.keys() == 0 ? "" : "db0:keys=" + st.keys() + ",expires=0,avg_ttl=0\r\n");
         StringBuilder sb = new StringBuilder();
         sections.forEach((name, body) -> {

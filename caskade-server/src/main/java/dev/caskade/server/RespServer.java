@@ -81,6 +81,7 @@ public final class RespServer implements AutoCloseable {
     private Channel serverChannel;
     private volatile Caskade db;
     private RespCommands commands;
+    private volatile Replication replication;
 
     private RespServer(RespOptions options, Users users, SslContext tls) {
         this.options = options;
@@ -304,5 +305,15 @@ public final class RespServer implements AutoCloseable {
 
     long startedAt() {
         return startedAt;
+    }
+
+    /** The server's shippers, for INFO replication; null when it ships nowhere. */
+    Replication replication() {
+        return replication;
+    }
+
+    /** Reports on {@code value}'s destinations in INFO replication. */
+    void attach(Replication value) {
+        replication = value;
     }
 }

@@ -3,6 +3,7 @@ package dev.caskade.server;
 import dev.caskade.Caskade;
 import dev.caskade.CaskadeOptions;
 import dev.caskade.Durability;
+import dev.caskade.s3.GuardedStore;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -12,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Instant;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import org.slf4j.Logger;
@@ -28,6 +30,7 @@ public final class Server implements AutoCloseable {
     private final Caskade db;
     private final RespServer resp;
     private final HttpServer http;
+    private final Replication replication;
     private final Path serveFile;
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -42,6 +45,7 @@ public final class Server implements AutoCloseable {
      * @param insecure allow a non-loopback bind although no users are configured
      * @param users who may connect and what each may do; {@link Users#NONE} leaves the server open
      * @param tls TLS on both ports, or null for plain TCP
+     * @param replication where the log is shipped to and restored from ({@link ReplicationOptions#NONE}: nowhere)
      */
     public record Options(
             Path data,
@@ -51,9 +55,11 @@ public final class Server implements AutoCloseable {
             Durability durability,
             boolean insecure,
             Users users,
-            Tls tls) {
+            Tls tls,
+            ReplicationOptions replication) {
         /** Validates every field; a bad value fails with a message that names it. */
         public Options {
+            Objects.requireNonNull(replication, "replication");
             Objects.requireNonNull(data, "data");
             Objects.requireNonNull(bind, "bind");
             Objects.requireNonNull(durability, "durability");
@@ -65,6 +71,19 @@ public final class Server implements AutoCloseable {
             if (respPort != 0 && respPort == httpPort) {
                 throw new IllegalArgumentException("resp and http ports must differ: " + respPort);
             }
+        }
+
+        /** Without replication. */
+        public Options(
+                Path data,
+                String bind,
+                int respPort,
+                int httpPort,
+                Durability durability,
+                boolean insecure,
+                Users users,
+                Tls tls) {
+            this(data, bind, respPort, httpPort, durability, insecure, users, tls, ReplicationOptions.NONE);
         }
 
         /** Without users and without TLS. */
@@ -79,26 +98,37 @@ public final class Server implements AutoCloseable {
 
         /** A copy with these users. */
         public Options withUsers(Users value) {
-            return new Options(data, bind, respPort, httpPort, durability, insecure, value, tls);
+            return new Options(data, bind, respPort, httpPort, durability, insecure, value, tls, replication);
         }
 
         /** A copy with TLS on both ports (null: none). */
         public Options withTls(Tls value) {
-            return new Options(data, bind, respPort, httpPort, durability, insecure, users, value);
+            return new Options(data, bind, respPort, httpPort, durability, insecure, users, value, replication);
+        }
+
+        /** A copy shipping and restoring as {@code value} says. */
+        public Options withReplication(ReplicationOptions value) {
+            return new Options(data, bind, respPort, httpPort, durability, insecure, users, tls, value);
         }
     }
 
-    private Server(Options options, Caskade db, RespServer resp, HttpServer http, Path serveFile) {
+    private Server(
+            Options options, Caskade db, RespServer resp, HttpServer http, Replication replication, Path serveFile) {
         this.options = options;
         this.db = db;
         this.resp = resp;
         this.http = http;
+        this.replication = replication;
         this.serveFile = serveFile;
     }
 
     /**
      * Opens the store and starts both listeners. Binding a non-loopback address without users is refused
      * unless {@code insecure} is set: anyone who can reach the port could read and write everything.
+     *
+     * <p>With replication: every destination URL is parsed first; then, with {@code restoreIfEmpty} and an empty or
+     * absent directory, the store is restored from there; once the store is open, one shipper per destination
+     * starts shipping in the background.
      */
     public static Server start(Options options) {
         String refusal = refusal(options);
@@ -109,10 +139,20 @@ public final class Server implements AutoCloseable {
                     "listening on {} without TLS: passwords and tokens cross the network in clear text",
                     options.bind());
         }
-        Caskade db = Caskade.open(options.data(), CaskadeOptions.defaults().withDurability(options.durability()));
+        List<GuardedStore> destinations = Replication.open(options.replication());
+        Caskade db;
+        try {
+            Replication.restoreIfEmpty(options.data(), options.replication());
+            db = Caskade.open(options.data(), CaskadeOptions.defaults().withDurability(options.durability()));
+        } catch (RuntimeException | Error e) {
+            destinations.forEach(GuardedStore::close);
+            throw e;
+        }
+        Replication replication = null;
         RespServer resp = null;
         HttpServer http = null;
         try {
+            if (!destinations.isEmpty()) replication = Replication.start(db, options.replication(), destinations);
             resp = RespServer.start(
                     db,
                     RespOptions.defaults().withBindAddress(options.bind()).withPort(options.respPort()),
@@ -124,12 +164,18 @@ public final class Server implements AutoCloseable {
                     options.users(),
                     options.tls());
             http.metrics().bind(resp);
+            if (replication != null) {
+                resp.attach(replication);
+                http.attach(replication);
+            }
             Path serveFile = options.data().resolve("serve.json");
             writeServeFile(serveFile, options, resp.port(), http.port());
-            return new Server(options, db, resp, http, serveFile);
+            return new Server(options, db, resp, http, replication, serveFile);
         } catch (RuntimeException | Error e) {
             if (http != null) http.close();
             if (resp != null) resp.close();
+            if (replication != null) replication.close();
+            else destinations.forEach(GuardedStore::close);
             db.close();
             throw e;
         }
@@ -191,8 +237,8 @@ public final class Server implements AutoCloseable {
     }
 
     /**
-     * Stops gracefully: no new connections, open ones closed, then the store closed (fsync, hint, lock
-     * released). Idempotent.
+     * Stops gracefully: no new connections, open ones closed, the shippers' last sync, then the store closed
+     * (fsync, hint, lock released). Idempotent.
      */
     @Override
     public void close() {
@@ -203,11 +249,16 @@ public final class Server implements AutoCloseable {
             try {
                 resp.close();
             } finally {
-                db.close();
                 try {
-                    Files.deleteIfExists(serveFile);
-                } catch (IOException ignored) {
-                    // a stale serve.json names a pid that is gone; harmless
+                    // after the last replies, before the store closes: one last sync of every destination
+                    if (replication != null) replication.close();
+                } finally {
+                    db.close();
+                    try {
+                        Files.deleteIfExists(serveFile);
+                    } catch (IOException ignored) {
+                        // a stale serve.json names a pid that is gone; harmless
+                    }
                 }
             }
         }

@@ -33,6 +33,7 @@ import tools.jackson.dataformat.yaml.YAMLMapper;
  * @param tlsCert the PEM certificate for TLS on both ports
  * @param tlsKey the PEM private key for TLS on both ports
  * @param users the users and their rules
+ * @param replication shipping to destinations and restoring from one ({@link ReplicationConfig})
  */
 public record ServerConfig(
         Path data,
@@ -43,10 +44,25 @@ public record ServerConfig(
         Boolean insecure,
         Path tlsCert,
         Path tlsKey,
-        Users users) {
+        Users users,
+        ReplicationConfig replication) {
 
     /** Nothing set. */
     public static final ServerConfig EMPTY = new ServerConfig(null, null, null, null, null, null, null, null, null);
+
+    /** A layer without replication settings. */
+    public ServerConfig(
+            Path data,
+            String bind,
+            Integer respPort,
+            Integer httpPort,
+            Durability durability,
+            Boolean insecure,
+            Path tlsCert,
+            Path tlsKey,
+            Users users) {
+        this(data, bind, respPort, httpPort, durability, insecure, tlsCert, tlsKey, users, null);
+    }
 
     /** The built-in defaults, the lowest layer: ./caskade-data, 127.0.0.1, 6479, 8479, sync, no users, no TLS. */
     public static final ServerConfig DEFAULTS = new ServerConfig(
@@ -63,8 +79,7 @@ public record ServerConfig(
             "CASKADE_TLS_CERT",
             "CASKADE_TLS_KEY");
 
-    private static final List<String> KEYS =
-            List.of("data", "bind", "resp-port", "http-port", "durability", "insecure", "tls", "users");
+    private static final List<String> KEYS = keys();
     private static final List<String> TLS_KEYS = List.of("cert", "key");
     private static final List<String> USER_KEYS = List.of("name", "password", "token", "rules");
     private static final List<String> RULE_KEYS = List.of("prefix", "access");
@@ -72,6 +87,14 @@ public record ServerConfig(
     private static final YAMLMapper YAML = YAMLMapper.builder()
             .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
             .build();
+
+    private static List<String> keys() {
+        List<String> keys =
+                new ArrayList<>(List.of("data", "bind", "resp-port", "http-port", "durability", "insecure", "tls"));
+        keys.addAll(ReplicationConfig.KEYS);
+        keys.add("users");
+        return List.copyOf(keys);
+    }
 
     /** Checks what a layer can check alone; a bad value names its field. */
     public ServerConfig {
@@ -91,7 +114,10 @@ public record ServerConfig(
                 insecure != null ? insecure : lower.insecure,
                 tlsCert != null ? tlsCert : lower.tlsCert,
                 tlsKey != null ? tlsKey : lower.tlsKey,
-                users != null ? users : lower.users);
+                users != null ? users : lower.users,
+                replication == null
+                        ? lower.replication
+                        : lower.replication == null ? replication : replication.over(lower.replication));
     }
 
     /** The server's options: this stack over the defaults. TLS needs both the certificate and the key. */
@@ -101,7 +127,8 @@ public record ServerConfig(
             throw new IllegalArgumentException("TLS needs both a certificate and a key, but only the "
                     + (c.tlsCert == null ? "key" : "certificate") + " is given");
         Tls tls = c.tlsCert == null ? null : new Tls(c.tlsCert, c.tlsKey);
-        return new Server.Options(c.data, c.bind, c.respPort, c.httpPort, c.durability, c.insecure, c.users, tls);
+        ReplicationOptions r = c.replication == null ? ReplicationOptions.NONE : c.replication.options();
+        return new Server.Options(c.data, c.bind, c.respPort, c.httpPort, c.durability, c.insecure, c.users, tls, r);
     }
 
     /** The layer the {@link #VARIABLES} make; an empty variable is not set. A bad value names the variable. */
@@ -121,7 +148,8 @@ public record ServerConfig(
                     v[5] == null ? null : parseBoolean(VARIABLES.get(5), v[5]),
                     v[6] == null ? null : Path.of(v[6]),
                     v[7] == null ? null : Path.of(v[7]),
-                    null);
+                    null,
+                    orNull(ReplicationConfig.fromEnvironment(env)));
         } catch (java.nio.file.InvalidPathException e) {
             throw new IllegalArgumentException("environment: bad path: " + e.getMessage(), e);
         }
@@ -172,7 +200,13 @@ public record ServerConfig(
                 insecure,
                 tlsCert,
                 tlsKey,
-                users(root.get("users")));
+                users(root.get("users")),
+                orNull(ReplicationConfig.parse(root, dir)));
+    }
+
+    /** No replication setting in a layer is no replication layer, so such a layer equals one made without it. */
+    private static ReplicationConfig orNull(ReplicationConfig c) {
+        return c.equals(ReplicationConfig.EMPTY) ? null : c;
     }
 
     private static Users users(JsonNode node) {
@@ -235,7 +269,7 @@ public record ServerConfig(
     }
 
     /** Fails on a key that is not in {@code known}, which is how a typo shows up. */
-    private static void object(JsonNode node, String what, List<String> known) {
+    static void object(JsonNode node, String what, List<String> known) {
         if (node == null || !node.isObject())
             throw new IllegalArgumentException(what + " must be a mapping of keys to values");
         for (Map.Entry<String, JsonNode> e : node.properties()) {
@@ -304,7 +338,7 @@ public record ServerConfig(
         }
     }
 
-    private static boolean parseBoolean(String field, String text) {
+    static boolean parseBoolean(String field, String text) {
         return switch (text.toLowerCase(Locale.ROOT)) {
             case "true", "1", "yes" -> true;
             case "false", "0", "no" -> false;

@@ -1,0 +1,122 @@
+package dev.caskade.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.caskade.s3.BreakerOptions;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The replication settings in the config file and the environment, and their precedence. */
+class ReplicationConfigTest {
+    @TempDir
+    Path dir;
+
+    private Path file(String yaml) throws Exception {
+        return Files.writeString(dir.resolve("caskade.yaml"), yaml);
+    }
+
+    @Test
+    void readsEveryKeyOfTheFile() throws Exception {
+        ServerConfig c = ServerConfig.load(file("""
+                replicate-to: [ backups, "s3://bucket/db", "file:///var/backups/db" ]
+                restore-if-empty: s3://bucket/db
+                sync-interval: 250ms
+                snapshot-interval: 6h
+                retention: 7d
+                breaker: { window: 10, minimum-calls: 2, open-wait: 30s }
+                max-replica-lag: 5s
+                validation-interval: 1h
+                s3: { endpoint: "http://127.0.0.1:9000", region: eu-west-1, path-style: false }
+                """));
+        ReplicationOptions o = c.options().replication();
+        assertThat(o.destinations())
+                .as("a plain path is relative to the file")
+                .containsExactly(dir.resolve("backups").toString(), "s3://bucket/db", "file:///var/backups/db");
+        assertThat(o.restoreIfEmpty()).isEqualTo("s3://bucket/db");
+        assertThat(o.ship().syncInterval()).isEqualTo(Duration.ofMillis(250));
+        assertThat(o.ship().snapshotInterval()).isEqualTo(Duration.ofHours(6));
+        assertThat(o.ship().retention()).isEqualTo(Duration.ofDays(7));
+        assertThat(o.breaker()).isEqualTo(BreakerOptions.parse("window=10,minimum-calls=2,open-wait=30s"));
+        assertThat(o.maxReplicaLag()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(o.validationInterval()).isEqualTo(Duration.ofHours(1));
+        assertThat(o.s3().endpoint()).isEqualTo(URI.create("http://127.0.0.1:9000"));
+        assertThat(o.s3().region()).isEqualTo("eu-west-1");
+        assertThat(o.s3().pathStyle()).isFalse();
+        assertThat(o.s3().credentials()).as("always the AWS chain").isNull();
+        o.check();
+    }
+
+    @Test
+    void flagsOverEnvironmentOverFileOverDefaults() throws Exception {
+        ServerConfig fromFile = ServerConfig.load(file("""
+                replicate-to: s3://bucket/file
+                sync-interval: 5s
+                retention: 1d
+                breaker: "attempts=2"
+                """));
+        ServerConfig env = ServerConfig.fromEnvironment(Map.of(
+                "CASKADE_REPLICATE_TO", "s3://bucket/env1, s3://bucket/env2",
+                "CASKADE_SYNC_INTERVAL", "2s",
+                "CASKADE_S3_ENDPOINT", "http://127.0.0.1:9000",
+                "CASKADE_S3_PATH_STYLE", ""));
+        ReplicationConfig flagLayer = new ReplicationConfig(
+                null, null, Duration.ofMillis(100), null, null, null, null, null, null, null, null);
+        ServerConfig flags = new ServerConfig(null, null, null, null, null, null, null, null, null, flagLayer);
+        ReplicationOptions o = flags.over(env).over(fromFile).options().replication();
+        assertThat(o.destinations()).containsExactly("s3://bucket/env1", "s3://bucket/env2");
+        assertThat(o.ship().syncInterval()).as("the flag").isEqualTo(Duration.ofMillis(100));
+        assertThat(o.ship().retention()).as("the file").isEqualTo(Duration.ofDays(1));
+        assertThat(o.ship().snapshotInterval()).as("the default").isEqualTo(Duration.ofHours(24));
+        assertThat(o.breaker().retryAttempts()).isEqualTo(2);
+        assertThat(o.s3().endpoint()).hasToString("http://127.0.0.1:9000");
+        assertThat(o.s3().pathStyle())
+                .as("an endpoint means path style unless said otherwise")
+                .isTrue();
+        assertThat(o.s3().effectiveRegion()).isEqualTo("us-east-1");
+
+        assertThat(ServerConfig.EMPTY.options().replication()).isEqualTo(ReplicationOptions.NONE);
+        assertThat(ReplicationOptions.NONE.ships()).isFalse();
+    }
+
+    @Test
+    void badValuesNameTheirKeyOrVariable() throws Exception {
+        assertThatThrownBy(() -> ServerConfig.load(file("sync-interval: soon\n")))
+                .hasMessageContaining("caskade.yaml: sync-interval: bad duration 'soon'");
+        assertThatThrownBy(() -> ServerConfig.load(file("s3: { endpont: x }\n")))
+                .hasMessageContaining("unknown key 'endpont' in s3");
+        assertThatThrownBy(() -> ServerConfig.load(file("breaker: { windw: 3 }\n")))
+                .hasMessageContaining("breaker: unknown breaker option 'windw'");
+        assertThatThrownBy(() -> ServerConfig.load(file("s3: { endpoint: \"ftp://x\" }\n")))
+                .hasMessageContaining("s3.endpoint");
+        assertThatThrownBy(() -> ServerConfig.load(file("replicate-to: [ [a] ]\n")))
+                .hasMessageContaining("replicate-to[0] must be a single value");
+        assertThatThrownBy(() -> ServerConfig.load(file("replicat-to: x\n")))
+                .hasMessageContaining("unknown key 'replicat-to'")
+                .hasMessageContaining("replicate-to");
+        assertThatThrownBy(() -> ServerConfig.fromEnvironment(Map.of("CASKADE_BREAKER", "window=0")))
+                .hasMessageContaining("CASKADE_BREAKER: breaker window must be >= 1");
+        assertThatThrownBy(() -> ServerConfig.fromEnvironment(Map.of("CASKADE_S3_PATH_STYLE", "maybe")))
+                .hasMessageContaining("CASKADE_S3_PATH_STYLE must be true or false");
+        assertThatThrownBy(() ->
+                        ServerConfig.load(file("replicate-to: [ a, a ]\n")).options())
+                .hasMessageContaining("given twice");
+        assertThatThrownBy(
+                        () -> ServerConfig.load(file("max-replica-lag: 5s\n")).options())
+                .hasMessageContaining("max-replica-lag needs a destination");
+        assertThatThrownBy(() -> ServerConfig.load(file("sync-interval: 0s\nreplicate-to: a\n"))
+                        .options())
+                .hasMessageContaining("sync-interval must be > 0");
+        ReplicationOptions bad = ReplicationOptions.NONE.withDestinations(List.of("gopher://x"));
+        assertThatThrownBy(bad::check).hasMessageStartingWith("replicate-to: unsupported destination scheme 'gopher'");
+        assertThatThrownBy(() ->
+                        ReplicationOptions.NONE.withRestoreIfEmpty("s3://A").check())
+                .hasMessageStartingWith("restore-if-empty: bad S3 bucket name 'A'");
+    }
+}
