@@ -151,13 +151,33 @@ final class SegmentScan {
      * commit read so far); returns how many of those n bytes the file has now.
      */
     private int fill(long keep, long off, int n) throws IOException {
-        if (bufStart >= 0 && keep >= bufStart && off + n <= bufStart + buf.limit()) return n;
+        long end = bufStart + buf.limit();
+        if (bufStart >= 0 && keep >= bufStart && off + n <= end) return n;
         long want = off + n - keep;
         if (want > Integer.MAX_VALUE - 16) throw new CorruptionException("commit too large to read", path, keep);
-        int len = (int) Math.max(want, CHUNK);
-        if (buf.capacity() < len) buf = ByteBuffer.allocate(len).order(ByteOrder.LITTLE_ENDIAN);
-        buf.clear().limit(len);
-        long at = keep;
+        // bytes of [keep, end) already read are kept, not read again, and a growing commit doubles the buffer:
+        // a commit of many entries costs one pass over it, not one pass per entry
+        boolean reuse = bufStart >= 0 && keep >= bufStart && keep <= end;
+        int kept = reuse ? (int) (end - keep) : 0;
+        long grown = want <= CHUNK ? CHUNK : Math.max(want + CHUNK, 2L * kept);
+        int len = (int) Math.min(Integer.MAX_VALUE - 16, grown);
+        ByteBuffer next = buf.capacity() >= len ? buf : ByteBuffer.allocate(len).order(ByteOrder.LITTLE_ENDIAN);
+        if (kept > 0) {
+            ByteBuffer old = buf.duplicate();
+            old.limit((int) (end - bufStart)).position((int) (keep - bufStart));
+            if (next == buf) {
+                buf.limit(old.limit()).position(old.position());
+                buf.compact(); // [keep, end) to the front; position = kept
+            } else {
+                next.clear();
+                next.put(old);
+            }
+        } else {
+            next.clear();
+        }
+        buf = next;
+        buf.limit(len);
+        long at = keep + kept;
         while (buf.hasRemaining()) {
             int r = channel.read(buf, at);
             if (r <= 0) break;

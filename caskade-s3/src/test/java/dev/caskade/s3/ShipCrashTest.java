@@ -81,8 +81,7 @@ class ShipCrashTest {
 
     @Test
     void acknowledgedCommitsOlderThanTheLossWindowSurviveSigkill() throws Exception {
-        int kills = Integer.getInteger(
-                "caskade.crash.shipKills", 3);
+        int kills = Integer.getInteger("caskade.crash.shipKills", 3);
         long seed =
                 Long.getLong("caskade.crash.seed", ThreadLocalRandom.current().nextLong());
         Duration budget = Duration.ofSeconds(60 + 15L * kills);
