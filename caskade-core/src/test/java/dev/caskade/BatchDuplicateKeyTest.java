@@ -3,7 +3,6 @@ package dev.caskade;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Path;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -14,7 +13,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class BatchDuplicateKeyTest {
     @Test
-    @Disabled("engine bug, reported to the lead: open keeps the first of two same-revision versions of a key")
     void lastPutOfABatchWinsAfterRestart(@TempDir Path dir) {
         CaskadeOptions o = CaskadeOptions.defaults().withDurability(Durability.NONE);
         try (Caskade db = Caskade.open(dir, o)) {
