@@ -7,6 +7,11 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
 import java.util.zip.CRC32C;
 import java.util.zip.DataFormatException;
 import java.util.zip.Deflater;
@@ -79,20 +84,31 @@ final class BlockCodec {
         return ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
     }
 
-    /** Writes a header, blocks of whole records, and the end record. Not thread-safe. */
+    /**
+     * Writes a header, blocks of whole records, and the end record. Not thread-safe. With an executor, blocks
+     * are compressed on it, several at a time, and written in order as they finish.
+     */
     static final class Writer {
         private final OutputStream out;
         private final int blockBytes;
         private final ByteArrayOutputStream raw;
-        private final Deflater deflater = new Deflater(Deflater.BEST_SPEED);
-        private byte[] scratch = new byte[0];
+        private final Executor pool;
+        private final int inFlight;
+        private final Deque<CompletableFuture<byte[]>> pending = new ArrayDeque<>();
         private long records;
         private long rawBytes;
         private long written;
 
         Writer(OutputStream out, byte[] magic, ByteBuffer fields, int blockBytes) throws IOException {
+            this(out, magic, fields, blockBytes, null, 0);
+        }
+
+        Writer(OutputStream out, byte[] magic, ByteBuffer fields, int blockBytes, Executor pool, int inFlight)
+                throws IOException {
             this.out = out;
             this.blockBytes = blockBytes;
+            this.pool = pool;
+            this.inFlight = Math.max(1, inFlight);
             this.raw = new ByteArrayOutputStream(Math.min(blockBytes, 1 << 20) + 1024);
             int h = 12 + fields.remaining();
             ByteBuffer head = le(h);
@@ -122,33 +138,63 @@ final class BlockCodec {
         }
 
         void flushBlock() throws IOException {
-            int n = raw.size();
-            if (n == 0) return;
+            if (raw.size() == 0) return;
             byte[] data = raw.toByteArray();
             raw.reset();
-            deflater.reset();
-            deflater.setInput(data);
-            deflater.finish();
-            if (scratch.length < n) scratch = new byte[n];
+            if (pool == null) {
+                byte[] block = encode(data);
+                write(block, block.length);
+                return;
+            }
+            pending.add(CompletableFuture.supplyAsync(() -> encode(data), pool));
+            while (pending.size() > inFlight) writeOldest();
+        }
+
+        private void writeOldest() throws IOException {
+            byte[] block;
+            try {
+                block = pending.poll().join();
+            } catch (CompletionException e) {
+                if (e.getCause() instanceof RuntimeException r) throw r;
+                throw e;
+            }
+            write(block, block.length);
+        }
+
+        /** One framed block: header, then the deflated bytes, or the raw ones when deflate does not shrink them. */
+        private static byte[] encode(byte[] data) {
+            int n = data.length;
+            Deflater deflater = new Deflater(Deflater.BEST_SPEED);
+            byte[] out = new byte[BLOCK_HEADER + n];
             int stored = 0;
-            while (!deflater.finished() && stored < n) {
-                stored += deflater.deflate(scratch, stored, n - stored);
+            try {
+                deflater.setInput(data);
+                deflater.finish();
+                while (!deflater.finished() && stored < n) {
+                    stored += deflater.deflate(out, BLOCK_HEADER + stored, n - stored);
+                }
+            } finally {
+                deflater.end();
             }
             boolean compressed = deflater.finished() && stored < n;
-            ByteBuffer bh = le(BLOCK_HEADER);
-            bh.putInt(n).putInt(compressed ? stored : n).putInt(crc(data, 0, n)).put(compressed ? DEFLATE : STORED);
-            write(bh.array(), BLOCK_HEADER);
-            if (compressed) write(scratch, stored);
-            else write(data, n);
+            if (!compressed) System.arraycopy(data, 0, out, BLOCK_HEADER, n);
+            int body = compressed ? stored : n;
+            ByteBuffer.wrap(out, 0, BLOCK_HEADER)
+                    .order(ByteOrder.LITTLE_ENDIAN)
+                    .putInt(n)
+                    .putInt(body)
+                    .putInt(crc(data, 0, n))
+                    .put(compressed ? DEFLATE : STORED);
+            return body == n && !compressed ? out : java.util.Arrays.copyOf(out, BLOCK_HEADER + body);
         }
 
         void finish() throws IOException {
             flushBlock();
+            while (!pending.isEmpty()) writeOldest();
             ByteBuffer end = le(END);
             end.putInt(0).putLong(records).putLong(rawBytes);
             end.putInt(crc(end.array(), 0, END - 4));
             write(end.array(), END);
-            deflater.end();
             out.flush();
         }
 

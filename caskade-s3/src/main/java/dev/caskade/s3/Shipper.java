@@ -23,6 +23,8 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -334,6 +336,13 @@ public final class Shipper implements AutoCloseable {
         long ts = commitTime(rev);
         long now = options.clock().millis();
         Path tmp = stateFile.resolveSibling(key + ".snap.tmp");
+        // blocks are deflated on a few threads while this one reads the store: a big snapshot is CPU-bound
+        int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+        ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r, "caskade-ship-deflate");
+            t.setDaemon(true);
+            return t;
+        });
         try {
             Files.createDirectories(tmp.getParent());
             try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16);
@@ -342,7 +351,9 @@ public final class Shipper implements AutoCloseable {
                         out,
                         new SnapshotCodec.Header(rev, ts < 0 ? now : ts, now),
                         entries.iterator(),
-                        options.blockBytes());
+                        options.blockBytes(),
+                        pool,
+                        2 * threads);
             }
             long size = Files.size(tmp);
             store.put(Layout.snapshot(gen, rev), tmp);
@@ -353,6 +364,7 @@ public final class Shipper implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("writing a snapshot for " + store.url() + " failed: " + e.getMessage(), e);
         } finally {
+            pool.shutdownNow();
             try {
                 Files.deleteIfExists(tmp);
             } catch (IOException ignored) {

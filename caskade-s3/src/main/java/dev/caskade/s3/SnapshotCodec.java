@@ -8,6 +8,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.Iterator;
+import java.util.concurrent.Executor;
 
 /**
  * A snapshot object: every live key of a store at one revision, in key order, in {@link BlockCodec} blocks.
@@ -34,9 +35,15 @@ final class SnapshotCodec {
 
     /** Writes the entries (in key order) and returns how many. */
     static long write(OutputStream out, Header h, Iterator<Entry> entries, int blockBytes) throws IOException {
+        return write(out, h, entries, blockBytes, null, 0);
+    }
+
+    /** As {@link #write(OutputStream, Header, Iterator, int)}, compressing blocks on {@code pool} (null: inline). */
+    static long write(OutputStream out, Header h, Iterator<Entry> entries, int blockBytes, Executor pool, int inFlight)
+            throws IOException {
         ByteBuffer f =
                 BlockCodec.le(24).putLong(h.revision()).putLong(h.timestamp()).putLong(h.createdAt());
-        BlockCodec.Writer w = new BlockCodec.Writer(out, MAGIC, f.flip(), blockBytes);
+        BlockCodec.Writer w = new BlockCodec.Writer(out, MAGIC, f.flip(), blockBytes, pool, inFlight);
         byte[] buf = new byte[256];
         while (entries.hasNext()) {
             Entry e = entries.next();
