@@ -172,11 +172,11 @@ final class Replication implements AutoCloseable {
             validator.scheduleWithFixedDelay(r::validateAll, every, every, TimeUnit.MILLISECONDS);
         }
         LOG.info(
-                "shipping to {} (sync every {} ms, snapshot every {}, retention {}, breaker {})",
+                "shipping to {} (sync every {}, snapshot every {}, retention {}, breaker {})",
                 String.join(", ", options.destinations()),
-                options.ship().syncInterval().toMillis(),
-                options.ship().snapshotInterval(),
-                options.ship().retention(),
+                human(options.ship().syncInterval()),
+                human(options.ship().snapshotInterval()),
+                human(options.ship().retention()),
                 options.breaker());
         return r;
     }
@@ -465,5 +465,14 @@ final class Replication implements AutoCloseable {
                 r.store.close();
             }
         }
+    }
+
+    /** 250ms, 1s, 90s, 24h: the way the flags are written. */
+    static String human(java.time.Duration d) {
+        long ms = d.toMillis();
+        if (ms % 3_600_000 == 0) return ms / 3_600_000 + "h";
+        if (ms % 60_000 == 0 && ms >= 60_000) return ms / 60_000 + "m";
+        if (ms % 1000 == 0) return ms / 1000 + "s";
+        return ms + "ms";
     }
 }
