@@ -77,7 +77,8 @@ final class ReplicateCommand extends StoreCommand {
                 null,
                 s3.endpoint,
                 s3.region,
-                s3.pathStyle);
+                s3.pathStyle,
+                null);
         List<String> variables = new ArrayList<>(ShipFlags.VARIABLES);
         variables.addAll(S3Connection.VARIABLES);
         // a bad variable fails like a bad variable of serve (exit 1); a bad URL is a usage error

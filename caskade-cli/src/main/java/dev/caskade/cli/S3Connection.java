@@ -46,7 +46,7 @@ final class S3Connection {
 
     /** The flags as a configuration layer (null where not given). */
     ReplicationConfig layer() {
-        return new ReplicationConfig(null, null, null, null, null, null, null, null, endpoint, region, pathStyle);
+        return new ReplicationConfig(null, null, null, null, null, null, null, null, endpoint, region, pathStyle, null);
     }
 
     /** The S3 options: flags over the CASKADE_S3_* variables over the defaults. */

@@ -10,8 +10,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.TypeConversionException;
 
 @Command(
         name = "serve",
@@ -22,8 +24,8 @@ import picocli.CommandLine.Option;
                     + " CASKADE_TLS_CERT, CASKADE_TLS_KEY, CASKADE_REPLICATE_TO (comma-separated),"
                     + " CASKADE_RESTORE_IF_EMPTY, CASKADE_SYNC_INTERVAL, CASKADE_SNAPSHOT_INTERVAL, CASKADE_RETENTION,"
                     + " CASKADE_BREAKER, CASKADE_MAX_REPLICA_LAG, CASKADE_VALIDATION_INTERVAL, CASKADE_S3_ENDPOINT,"
-                    + " CASKADE_S3_REGION, CASKADE_S3_PATH_STYLE) and from the YAML config file (--config or"
-                    + " CASKADE_CONFIG), which also holds the users. Precedence: flag > environment > config"
+                    + " CASKADE_S3_REGION, CASKADE_S3_PATH_STYLE, CASKADE_PIN_BUDGET) and from the YAML config file"
+                    + " (--config or CASKADE_CONFIG), which also holds the users. Precedence: flag > environment > config"
                     + " file > default. Port 0 picks a free port; the ports are printed and written to"
                     + " DIR/serve.json. See docs/server.md and docs/replication.md."
         })
@@ -89,6 +91,15 @@ final class ServeCommand extends StoreCommand {
                     + " with the live store's (a mismatch is logged as an ERROR and counted in /metrics).")
     Duration validationInterval;
 
+    @Option(
+            names = "--pin-budget",
+            paramLabel = "SIZE",
+            converter = SizeConverter.class,
+            description = "The most bytes of log merge keeps for a destination that has not shipped them yet; past"
+                    + " it that destination starts over from a fresh snapshot. A byte count or a number with KiB,"
+                    + " MiB or GiB (default: 1GiB; env CASKADE_PIN_BUDGET).")
+    Long pinBudget;
+
     @Mixin
     ShipFlags ship;
 
@@ -116,7 +127,8 @@ final class ServeCommand extends StoreCommand {
                 validationInterval,
                 s3.endpoint,
                 s3.region,
-                s3.pathStyle);
+                s3.pathStyle,
+                pinBudget);
         ServerConfig flags = new ServerConfig(
                 dataGiven ? data : null,
                 bind,
@@ -185,5 +197,18 @@ final class ServeCommand extends StoreCommand {
 
     void stop() {
         stopped.countDown();
+    }
+
+    /** {@code --pin-budget 512MiB}: a byte count or a number with KiB, MiB or GiB (k, m, g). */
+    static final class SizeConverter implements ITypeConverter<Long> {
+        @Override
+        public Long convert(String text) {
+            try {
+                return ReplicationConfig.size("", text);
+            } catch (IllegalArgumentException e) {
+                // picocli names the option: "Invalid value for option '--pin-budget': bad size ..."
+                throw new TypeConversionException(e.getMessage().substring(2));
+            }
+        }
     }
 }

@@ -420,6 +420,14 @@ class ReplicationServeTest {
         assertThat(badEnv.stderr().strip())
                 .startsWith("caskade: CASKADE_SYNC_INTERVAL: bad duration 'often'")
                 .doesNotContain("\n");
+        Child badFlag = caskade("serve", "--data", data.toString(), "--pin-budget", "1TB");
+        assertThat(badFlag.exit()).as("%s", badFlag).isEqualTo(Main.USAGE);
+        assertThat(badFlag.stderr()).contains("--pin-budget").contains("bad size '1TB'");
+        Child badPins = caskade(Map.of("CASKADE_PIN_BUDGET", "lots"), "serve", "--data", data.toString());
+        assertThat(badPins.exit()).as("%s", badPins).isEqualTo(Main.FAILED);
+        assertThat(badPins.stderr().strip())
+                .startsWith("caskade: CASKADE_PIN_BUDGET: bad size 'lots'")
+                .doesNotContain("\n");
         assertThat(data).doesNotExist();
     }
 }

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import tools.jackson.databind.JsonNode;
 
@@ -30,6 +31,8 @@ import tools.jackson.databind.JsonNode;
  * @param s3Endpoint an S3-compatible server (null: AWS)
  * @param s3Region the signing region
  * @param s3PathStyle address buckets as endpoint/bucket
+ * @param pinBudget the most bytes of log merge keeps for a destination that has not shipped them yet; past it that
+ *     destination starts over from a fresh snapshot ({@link dev.caskade.CaskadeOptions#pinBytes()})
  */
 public record ReplicationConfig(
         List<String> replicateTo,
@@ -42,11 +45,12 @@ public record ReplicationConfig(
         Duration validationInterval,
         URI s3Endpoint,
         String s3Region,
-        Boolean s3PathStyle) {
+        Boolean s3PathStyle,
+        Long pinBudget) {
 
     /** Nothing set. */
     public static final ReplicationConfig EMPTY =
-            new ReplicationConfig(null, null, null, null, null, null, null, null, null, null, null);
+            new ReplicationConfig(null, null, null, null, null, null, null, null, null, null, null, null);
 
     /** The environment variables {@link #fromEnvironment} reads, in the order of the fields. */
     public static final List<String> VARIABLES = List.of(
@@ -60,7 +64,8 @@ public record ReplicationConfig(
             "CASKADE_VALIDATION_INTERVAL",
             "CASKADE_S3_ENDPOINT",
             "CASKADE_S3_REGION",
-            "CASKADE_S3_PATH_STYLE");
+            "CASKADE_S3_PATH_STYLE",
+            "CASKADE_PIN_BUDGET");
 
     /** The config file's keys for these settings. */
     static final List<String> KEYS = List.of(
@@ -72,7 +77,8 @@ public record ReplicationConfig(
             "breaker",
             "max-replica-lag",
             "validation-interval",
-            "s3");
+            "s3",
+            "pin-budget");
 
     private static final List<String> S3_KEYS = List.of("endpoint", "region", "path-style");
     private static final Pattern SCHEME = Pattern.compile("^[A-Za-z][A-Za-z0-9+.-]+:.*", Pattern.DOTALL);
@@ -94,7 +100,8 @@ public record ReplicationConfig(
                 validationInterval != null ? validationInterval : lower.validationInterval,
                 s3Endpoint != null ? s3Endpoint : lower.s3Endpoint,
                 s3Region != null ? s3Region : lower.s3Region,
-                s3PathStyle != null ? s3PathStyle : lower.s3PathStyle);
+                s3PathStyle != null ? s3PathStyle : lower.s3PathStyle,
+                pinBudget != null ? pinBudget : lower.pinBudget);
     }
 
     /** The replication options: what is set here over the defaults. */
@@ -110,7 +117,8 @@ public record ReplicationConfig(
                 breaker == null ? BreakerOptions.defaults() : breaker,
                 ship,
                 maxReplicaLag,
-                validationInterval);
+                validationInterval,
+                pinBudget == null ? ReplicationOptions.NONE.pinBytes() : pinBudget);
     }
 
     /**
@@ -147,7 +155,8 @@ public record ReplicationConfig(
                 v[7] == null ? null : duration(VARIABLES.get(7), v[7]),
                 v[8] == null ? null : endpoint(VARIABLES.get(8), v[8]),
                 v[9],
-                v[10] == null ? null : ServerConfig.parseBoolean(VARIABLES.get(10), v[10]));
+                v[10] == null ? null : ServerConfig.parseBoolean(VARIABLES.get(10), v[10]),
+                v[11] == null ? null : size(VARIABLES.get(11), v[11]));
     }
 
     /** Reads this layer's keys from a config file's root; plain paths are relative to {@code dir}. */
@@ -201,7 +210,8 @@ public record ReplicationConfig(
                 duration(root, "validation-interval"),
                 endpoint,
                 region,
-                pathStyle);
+                pathStyle,
+                size(root, "pin-budget"));
     }
 
     /** A plain path in the file is relative to the file's directory; URLs stay as they are. */
@@ -217,6 +227,11 @@ public record ReplicationConfig(
     private static Duration duration(JsonNode root, String key) {
         String s = scalar(root.get(key), key);
         return s == null ? null : duration(key, s);
+    }
+
+    private static Long size(JsonNode root, String key) {
+        String s = scalar(root.get(key), key);
+        return s == null ? null : size(key, s);
     }
 
     /** The breaker as {@code "window=20,open-wait=10s"} or as a mapping of the same keys. */
@@ -245,6 +260,33 @@ public record ReplicationConfig(
             return BreakerOptions.duration(text);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(field + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*(|k|kib|m|mib|g|gib)", Pattern.CASE_INSENSITIVE);
+
+    /**
+     * Parses a size in bytes: a plain count ({@code 1073741824}) or a number with a binary unit, {@code KiB},
+     * {@code MiB} or {@code GiB} ({@code k}, {@code m}, {@code g} mean the same; case does not matter).
+     */
+    public static long size(String field, String text) {
+        Matcher m = SIZE.matcher(text.trim());
+        if (!m.matches())
+            throw new IllegalArgumentException(
+                    field + ": bad size '" + text + "' (a byte count or a number with KiB, MiB or GiB, e.g. 512MiB)");
+        int shift = switch (Character.toLowerCase(
+                m.group(2).isEmpty() ? 'b' : m.group(2).charAt(0))) {
+            case 'k' -> 10;
+            case 'm' -> 20;
+            case 'g' -> 30;
+            default -> 0;
+        };
+        try {
+            long n = Long.parseLong(m.group(1));
+            if (n > Long.MAX_VALUE >> shift) throw new NumberFormatException();
+            return n << shift;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(field + ": size '" + text + "' is too large", e);
         }
     }
 

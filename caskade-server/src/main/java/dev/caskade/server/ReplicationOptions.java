@@ -1,5 +1,6 @@
 package dev.caskade.server;
 
+import dev.caskade.CaskadeOptions;
 import dev.caskade.s3.BreakerOptions;
 import dev.caskade.s3.Destination;
 import dev.caskade.s3.ObjectStore;
@@ -23,6 +24,9 @@ import java.util.Objects;
  * @param maxReplicaLag {@code /readyz} answers 503 while a destination is further behind than this (null: never)
  * @param validationInterval how often each destination is restored into a scratch directory and compared with the
  *     live store (null: never)
+ * @param pinBytes the store's budget for bytes of log merge keeps for a destination that has not shipped them yet
+ *     ({@code pin-budget}, {@link dev.caskade.CaskadeOptions#withPinBytes}); past it the shipper starts over from
+ *     a fresh snapshot
  */
 public record ReplicationOptions(
         List<String> destinations,
@@ -31,11 +35,19 @@ public record ReplicationOptions(
         BreakerOptions breaker,
         ShipOptions ship,
         Duration maxReplicaLag,
-        Duration validationInterval) {
+        Duration validationInterval,
+        long pinBytes) {
 
     /** Nothing shipped, nothing restored. */
     public static final ReplicationOptions NONE = new ReplicationOptions(
-            List.of(), null, S3Options.defaults(), BreakerOptions.defaults(), ShipOptions.defaults(), null, null);
+            List.of(),
+            null,
+            S3Options.defaults(),
+            BreakerOptions.defaults(),
+            ShipOptions.defaults(),
+            null,
+            null,
+            CaskadeOptions.defaults().pinBytes());
 
     /** Validates what can be checked without the network; a bad value names its option. */
     public ReplicationOptions {
@@ -52,6 +64,7 @@ public record ReplicationOptions(
         if (restoreIfEmpty != null && restoreIfEmpty.isBlank()) {
             throw new IllegalArgumentException("restore-if-empty: empty URL");
         }
+        if (pinBytes < 0) throw new IllegalArgumentException("pin-budget must not be negative, got " + pinBytes);
         positive("max-replica-lag", maxReplicaLag);
         positive("validation-interval", validationInterval);
         if (destinations.isEmpty() && maxReplicaLag != null) {
@@ -75,12 +88,14 @@ public record ReplicationOptions(
 
     /** A copy shipping to these destinations. */
     public ReplicationOptions withDestinations(List<String> value) {
-        return new ReplicationOptions(value, restoreIfEmpty, s3, breaker, ship, maxReplicaLag, validationInterval);
+        return new ReplicationOptions(
+                value, restoreIfEmpty, s3, breaker, ship, maxReplicaLag, validationInterval, pinBytes);
     }
 
     /** A copy restoring from {@code url} into an empty directory (null: never). */
     public ReplicationOptions withRestoreIfEmpty(String url) {
-        return new ReplicationOptions(destinations, url, s3, breaker, ship, maxReplicaLag, validationInterval);
+        return new ReplicationOptions(
+                destinations, url, s3, breaker, ship, maxReplicaLag, validationInterval, pinBytes);
     }
 
     /** A copy with these S3, breaker and shipping settings. */
@@ -92,12 +107,19 @@ public record ReplicationOptions(
                 breakerOptions,
                 shipOptions,
                 maxReplicaLag,
-                validationInterval);
+                validationInterval,
+                pinBytes);
     }
 
     /** A copy with a readiness limit and a validation interval (null: none). */
     public ReplicationOptions withChecks(Duration maxLag, Duration validateEvery) {
-        return new ReplicationOptions(destinations, restoreIfEmpty, s3, breaker, ship, maxLag, validateEvery);
+        return new ReplicationOptions(destinations, restoreIfEmpty, s3, breaker, ship, maxLag, validateEvery, pinBytes);
+    }
+
+    /** A copy with this pin budget in bytes. */
+    public ReplicationOptions withPinBytes(long bytes) {
+        return new ReplicationOptions(
+                destinations, restoreIfEmpty, s3, breaker, ship, maxReplicaLag, validationInterval, bytes);
     }
 
     /**

@@ -143,7 +143,11 @@ public final class Server implements AutoCloseable {
         Caskade db;
         try {
             Replication.restoreIfEmpty(options.data(), options.replication());
-            db = Caskade.open(options.data(), CaskadeOptions.defaults().withDurability(options.durability()));
+            db = Caskade.open(
+                    options.data(),
+                    CaskadeOptions.defaults()
+                            .withDurability(options.durability())
+                            .withPinBytes(options.replication().pinBytes()));
         } catch (RuntimeException | Error e) {
             destinations.forEach(GuardedStore::close);
             throw e;

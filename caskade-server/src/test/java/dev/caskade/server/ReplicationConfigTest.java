@@ -34,6 +34,7 @@ class ReplicationConfigTest {
                 max-replica-lag: 5s
                 validation-interval: 1h
                 s3: { endpoint: "http://127.0.0.1:9000", region: eu-west-1, path-style: false }
+                pin-budget: 256MiB
                 """));
         ReplicationOptions o = c.options().replication();
         assertThat(o.destinations())
@@ -50,6 +51,7 @@ class ReplicationConfigTest {
         assertThat(o.s3().region()).isEqualTo("eu-west-1");
         assertThat(o.s3().pathStyle()).isFalse();
         assertThat(o.s3().credentials()).as("always the AWS chain").isNull();
+        assertThat(o.pinBytes()).isEqualTo(256L << 20);
         o.check();
     }
 
@@ -67,7 +69,7 @@ class ReplicationConfigTest {
                 "CASKADE_S3_ENDPOINT", "http://127.0.0.1:9000",
                 "CASKADE_S3_PATH_STYLE", ""));
         ReplicationConfig flagLayer = new ReplicationConfig(
-                null, null, Duration.ofMillis(100), null, null, null, null, null, null, null, null);
+                null, null, Duration.ofMillis(100), null, null, null, null, null, null, null, null, null);
         ServerConfig flags = new ServerConfig(null, null, null, null, null, null, null, null, null, flagLayer);
         ReplicationOptions o = flags.over(env).over(fromFile).options().replication();
         assertThat(o.destinations()).containsExactly("s3://bucket/env1", "s3://bucket/env2");
@@ -81,8 +83,54 @@ class ReplicationConfigTest {
                 .isTrue();
         assertThat(o.s3().effectiveRegion()).isEqualTo("us-east-1");
 
+        assertThat(o.pinBytes()).as("the default").isEqualTo(1L << 30);
+
         assertThat(ServerConfig.EMPTY.options().replication()).isEqualTo(ReplicationOptions.NONE);
         assertThat(ReplicationOptions.NONE.ships()).isFalse();
+    }
+
+    @Test
+    void pinBudgetTakesSizesAndIsLayeredFlagOverEnvironmentOverFile() throws Exception {
+        assertThat(ReplicationConfig.size("x", "0")).isZero();
+        assertThat(ReplicationConfig.size("x", "1048576")).isEqualTo(1L << 20);
+        assertThat(ReplicationConfig.size("x", "64KiB")).isEqualTo(64L << 10);
+        assertThat(ReplicationConfig.size("x", "64k")).isEqualTo(64L << 10);
+        assertThat(ReplicationConfig.size("x", "512mib")).isEqualTo(512L << 20);
+        assertThat(ReplicationConfig.size("x", "512 M")).isEqualTo(512L << 20);
+        assertThat(ReplicationConfig.size("x", "2GiB")).isEqualTo(2L << 30);
+        assertThat(ReplicationConfig.size("x", "2g")).isEqualTo(2L << 30);
+        for (String bad : List.of("", "1.5GiB", "-1", "1GB", "1TiB", "lots", "99999999999999999999", "9999999999G"))
+            assertThatThrownBy(() -> ReplicationConfig.size("pin-budget", bad))
+                    .as("'%s'", bad)
+                    .hasMessageStartingWith("pin-budget: ");
+
+        ServerConfig fromFile = ServerConfig.load(file("pin-budget: 1048576\n"));
+        ServerConfig env = ServerConfig.fromEnvironment(Map.of("CASKADE_PIN_BUDGET", "2m"));
+        ReplicationConfig flagLayer =
+                new ReplicationConfig(null, null, null, null, null, null, null, null, null, null, null, 3L << 20);
+        ServerConfig flags = new ServerConfig(null, null, null, null, null, null, null, null, null, flagLayer);
+        assertThat(fromFile.options().replication().pinBytes()).isEqualTo(1L << 20);
+        assertThat(env.over(fromFile).options().replication().pinBytes()).isEqualTo(2L << 20);
+        assertThat(flags.over(env).over(fromFile).options().replication().pinBytes())
+                .isEqualTo(3L << 20);
+
+        assertThatThrownBy(() -> ServerConfig.load(file("pin-budget: big\n")))
+                .hasMessageContaining("caskade.yaml: pin-budget: bad size 'big'");
+        assertThatThrownBy(() -> ServerConfig.fromEnvironment(Map.of("CASKADE_PIN_BUDGET", "-5")))
+                .hasMessageContaining("CASKADE_PIN_BUDGET: bad size '-5'");
+    }
+
+    @Test
+    void theServerOpensTheStoreWithThePinBudget() throws Exception {
+        Path yaml = Files.writeString(dir.resolve("pins.yaml"), """
+                data: store
+                resp-port: 0
+                http-port: 0
+                pin-budget: 8MiB
+                """);
+        try (Server server = Server.start(ServerConfig.load(yaml).options())) {
+            assertThat(server.store().options().pinBytes()).isEqualTo(8L << 20);
+        }
     }
 
     @Test
