@@ -435,6 +435,69 @@ public final class Caskade implements AutoCloseable {
     }
 
     /**
+     * Applies a commit made elsewhere, with its own {@code revision} and commit {@code timestamp}: how a replica
+     * applies its primary's change feed, so that its revisions are the primary's and {@link #revision()} is the
+     * point to resume from after any restart. The commit is written exactly as a local one (atomically, under
+     * one revision, as durable as the store's {@link Durability} promises, and published to watches with this
+     * revision, timestamp and changes). A {@link ChangeType#PUT} keeps its absolute {@link Change#expiresAt()};
+     * a {@link ChangeType#DELETE} or {@link ChangeType#EXPIRE} is written as a tombstone of its type even when
+     * the key is absent (a prefix replica may never have seen it), and their values are ignored.
+     *
+     * <p>Revisions may skip (a prefix replica sees only the commits under its prefix) but never go back. A
+     * replica store should be opened with {@link CaskadeOptions#withReapInterval withReapInterval(Duration.ZERO)}:
+     * expired keys are already invisible by the clock, and their deletion arrives from the primary as an {@code
+     * EXPIRE} change; a local reaper would commit one under a revision of its own, which the primary's next
+     * commit then collides with.
+     *
+     * @return {@code revision}
+     * @throws IllegalArgumentException when {@code revision} is not greater than {@link #revision()}, {@code
+     *     changes} is empty, or a timestamp or expiry is negative; nothing is written
+     * @throws LimitException when a key or value is over the store's limits; nothing is written
+     * @throws IllegalStateException when the store is closed or open read-only
+     */
+    public long apply(long revision, long timestamp, List<Change> changes) {
+        checkReadOnly();
+        java.util.Objects.requireNonNull(changes, "changes");
+        if (changes.isEmpty()) throw new IllegalArgumentException("changes must not be empty: revision " + revision);
+        if (timestamp < 0) throw new IllegalArgumentException("timestamp must not be negative: " + timestamp);
+        List<Op> ops = new ArrayList<>(changes.size());
+        int bytes = 0;
+        for (Change c : changes) {
+            byte[] value = c.type() == ChangeType.PUT ? c.value() : new byte[0];
+            checkLimits(c.key(), value);
+            if (c.expiresAt() < 0) throw new IllegalArgumentException("expiresAt must not be negative: " + c);
+            byte type = switch (c.type()) {
+                case PUT -> EntryCodec.PUT;
+                case DELETE -> EntryCodec.DELETE;
+                case EXPIRE -> EntryCodec.EXPIRE;
+            };
+            // copies: the key directory keeps the key, and the caller may reuse its arrays
+            ops.add(new Op(type, c.key().clone(), value.clone(), type == EntryCodec.PUT ? c.expiresAt() : 0));
+            bytes += EntryCodec.size(c.key().length, value.length);
+        }
+        long lsn;
+        commitLock.lock();
+        try {
+            checkWritable();
+            if (revision <= this.revision) {
+                throw new IllegalArgumentException("revision " + revision
+                        + " must be greater than the store's revision " + this.revision + ": dir=" + dir);
+            }
+            // with no reaper (a replica), nothing else retires the expiries of versions the primary replaced
+            for (Op op : ops) {
+                Loc l = keyDir.current(op.key());
+                if (l != null && l.expiresAt() != 0) expiries.remove(new Expiry(l.expiresAt(), l.revision, op.key()));
+            }
+            lsn = write(ops, revision, timestamp, bytes);
+            this.revision = revision;
+        } finally {
+            commitLock.unlock();
+        }
+        if (sync) log.awaitDurable(lsn);
+        return revision;
+    }
+
+    /**
      * Writes {@code value} only if {@code key} is at {@code expectedRevision} (0: only if absent).
      *
      * @return true when written
