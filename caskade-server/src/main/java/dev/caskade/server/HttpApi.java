@@ -29,6 +29,9 @@ final class HttpApi {
     private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
     private static final String JSON = "application/json";
     private static final String KV = "/v1/kv/";
+    /** On {@code GET /v1/kv/{key}} of a key with a time-to-live: its expiry in epoch milliseconds. */
+    static final String EXPIRES_AT = "Caskade-Expires-At";
+
     private static final int MAX_LIMIT = 10_000;
     private static final int MAX_TXN_ATTEMPTS = 100;
     /** A century: far enough for any real expiry, near enough that now + ttl cannot overflow. */
@@ -208,11 +211,10 @@ final class HttpApi {
 
     private HttpReply get(byte[] key) {
         Entry e = db.get(key).orElseThrow(() -> new HttpFailure(404, "key not found"));
-        return new HttpReply.Full(
-                HttpResponseStatus.OK,
-                "application/octet-stream",
-                e.value(),
-                Map.of(HttpHeaderNames.ETAG.toString(), etag(e.revision())));
+        Map<String, String> headers = e.expiresAt() == 0
+                ? Map.of(HttpHeaderNames.ETAG.toString(), etag(e.revision()))
+                : Map.of(HttpHeaderNames.ETAG.toString(), etag(e.revision()), EXPIRES_AT, Long.toString(e.expiresAt()));
+        return new HttpReply.Full(HttpResponseStatus.OK, "application/octet-stream", e.value(), headers);
     }
 
     private HttpReply put(HttpCall call, byte[] key) {

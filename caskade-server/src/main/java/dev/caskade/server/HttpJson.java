@@ -54,20 +54,35 @@ final class HttpJson {
     /** The revision a write committed at. */
     record Revision(long revision) {}
 
-    /** A key with its value; a value that is not UTF-8 goes in {@code value_base64}. */
+    /**
+     * A key with its value; a value that is not UTF-8 goes in {@code value_base64}. {@code expiresAt} (epoch ms) only
+     * for a key with a time-to-live.
+     */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     record Item(
             String key,
             @JsonProperty("key_base64") String keyBase64,
             String value,
             @JsonProperty("value_base64") String valueBase64,
-            long revision) {
+            long revision,
+            Long expiresAt) {
 
         static Item of(Entry e) {
             String key = utf8OrNull(e.key());
             String value = utf8OrNull(e.value());
-            return new Item(key, base64IfNotUtf8(e.key(), key), value, base64IfNotUtf8(e.value(), value), e.revision());
+            return new Item(
+                    key,
+                    base64IfNotUtf8(e.key(), key),
+                    value,
+                    base64IfNotUtf8(e.value(), value),
+                    e.revision(),
+                    expiryOrNull(e.expiresAt()));
         }
+    }
+
+    /** An expiry for JSON: null (left out) when there is none. */
+    static Long expiryOrNull(long epochMillis) {
+        return epochMillis == 0 ? null : epochMillis;
     }
 
     /**
@@ -130,14 +145,15 @@ final class HttpJson {
     /** A readiness answer of 503 with the reason. */
     record NotReady(String status, String reason) {}
 
-    /** One change of a {@code commit} event. */
+    /** One change of a {@code commit} event; {@code expiresAt} (epoch ms) only for a put with a time-to-live. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     record ChangeBody(
             String type,
             String key,
             @JsonProperty("key_base64") String keyBase64,
             String value,
-            @JsonProperty("value_base64") String valueBase64) {
+            @JsonProperty("value_base64") String valueBase64,
+            Long expiresAt) {
 
         static ChangeBody of(Change c) {
             String key = utf8OrNull(c.key());
@@ -147,7 +163,8 @@ final class HttpJson {
                     key,
                     base64IfNotUtf8(c.key(), key),
                     value,
-                    base64IfNotUtf8(c.value(), value));
+                    base64IfNotUtf8(c.value(), value),
+                    expiryOrNull(c.expiresAt()));
         }
     }
 

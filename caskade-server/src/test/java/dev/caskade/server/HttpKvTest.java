@@ -149,6 +149,17 @@ class HttpKvTest {
         assertThat(http.put("/v1/kv/t?ttl=100", "x").statusCode()).isEqualTo(200);
         long expiresAt = http.db.get("t").orElseThrow().expiresAt();
         assertThat(expiresAt).isBetween(before + 99_000, System.currentTimeMillis() + 100_000);
+        // the expiry is visible over HTTP: a header on GET, a field in lists (left out for keys without one)
+        assertThat(http.get("/v1/kv/t").headers().firstValue("Caskade-Expires-At"))
+                .contains(Long.toString(expiresAt));
+        http.db.put("u", "forever");
+        assertThat(http.get("/v1/kv/u").headers().firstValue("Caskade-Expires-At"))
+                .isEmpty();
+        JsonNode items = json(http.get("/v1/kv")).get("items");
+        assertThat(items.get(0).get("key").asString()).isEqualTo("t");
+        assertThat(items.get(0).get("expiresAt").asLong()).isEqualTo(expiresAt);
+        assertThat(items.get(1).get("key").asString()).isEqualTo("u");
+        assertThat(items.get(1).has("expiresAt")).isFalse();
 
         assertThat(http.put("/v1/kv/t?ttl=abc", "x").statusCode()).isEqualTo(400);
         assertThat(http.put("/v1/kv/t?ttl=0", "x").statusCode()).isEqualTo(400);

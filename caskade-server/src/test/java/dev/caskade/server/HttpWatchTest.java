@@ -47,6 +47,7 @@ class HttpWatchTest {
                 assertThat(data.get("timestamp").asLong()).isPositive();
                 JsonNode change = data.get("changes").get(0);
                 assertThat(data.get("changes").size()).isEqualTo(1);
+                assertThat(change.has("expiresAt")).as("no TTL: no expiresAt").isFalse();
                 if (i < 20) {
                     assertThat(change.get("type").asString()).isEqualTo("put");
                     assertThat(change.get("key").asString()).isEqualTo("w/" + i);
@@ -56,6 +57,13 @@ class HttpWatchTest {
                     assertThat(change.get("key").asString()).isEqualTo("w/0");
                 }
             }
+            long ttlRev = http.db.put("w/ttl", "t", Duration.ofHours(1));
+            long expiresAt = http.db.get("w/ttl").orElseThrow().expiresAt();
+            SseEvent ttl = sse.next();
+            assertThat(ttl.id()).isEqualTo(Long.toString(ttlRev));
+            assertThat(ttl.json().get("changes").get(0).get("expiresAt").asLong())
+                    .isEqualTo(expiresAt)
+                    .isPositive();
             await().atMost(Duration.ofSeconds(5)).until(() -> sse.comments.get() >= 2);
         }
     }
@@ -114,11 +122,14 @@ class HttpWatchTest {
     void snapshotFirstThenCommitsAfterIt() throws Exception {
         try (HttpFixture http = new HttpFixture(
                 dir, CaskadeOptions.defaults().withDurability(Durability.NONE), o -> o.withSnapshotChunk(10))) {
-            for (int i = 0; i < 25; i++) http.db.put("s/%02d".formatted(i), "v" + i);
+            for (int i = 0; i < 24; i++) http.db.put("s/%02d".formatted(i), "v" + i);
+            http.db.put("s/24", "v24", Duration.ofHours(1));
+            long expiresAt = http.db.get("s/24").orElseThrow().expiresAt();
             http.db.put("t/outside", "x");
             long r = http.db.revision();
             try (SseClient sse = http.watch("/v1/watch?prefix=s/&snapshot=true", null)) {
                 List<String> keys = new ArrayList<>();
+                List<Long> expiries = new ArrayList<>();
                 for (int chunk = 0; chunk < 3; chunk++) {
                     SseEvent e = sse.next();
                     assertThat(e.event()).isEqualTo("snapshot");
@@ -126,9 +137,15 @@ class HttpWatchTest {
                     assertThat(data.get("revision").asLong()).isEqualTo(r);
                     assertThat(data.get("last").asBoolean()).isEqualTo(chunk == 2);
                     assertThat(e.id()).isEqualTo(chunk == 2 ? Long.toString(r) : null);
-                    data.get("items").forEach(item -> keys.add(item.get("key").asString()));
+                    data.get("items").forEach(item -> {
+                        keys.add(item.get("key").asString());
+                        expiries.add(
+                                item.has("expiresAt") ? item.get("expiresAt").asLong() : 0L);
+                    });
                 }
                 assertThat(keys).hasSize(25).startsWith("s/00").endsWith("s/24").isSorted();
+                assertThat(expiries.subList(0, 24)).as("no TTL: no expiresAt").containsOnly(0L);
+                assertThat(expiries.get(24)).isEqualTo(expiresAt).isPositive();
                 http.db.put("s/new", "n");
                 SseEvent commit = sse.next();
                 assertThat(commit.event()).isEqualTo("commit");
