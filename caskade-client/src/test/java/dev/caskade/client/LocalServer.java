@@ -20,11 +20,16 @@ final class LocalServer implements AutoCloseable {
     }
 
     LocalServer(Path dir, CaskadeOptions storeOptions, Users users) {
+        this(dir, storeOptions, users, 0);
+    }
+
+    /** On a given port (0: a free one), so that a test can restart the server where its clients expect it. */
+    LocalServer(Path dir, CaskadeOptions storeOptions, Users users, int port) {
         db = Caskade.open(dir, storeOptions);
         http = HttpServer.start(
                 db,
                 HttpOptions.defaults()
-                        .withAddress("127.0.0.1", 0)
+                        .withAddress("127.0.0.1", port)
                         .withKeepAlive(Duration.ofMillis(100)) // keep-alive comments interleave with events
                         .withSnapshotChunk(3),
                 users,
