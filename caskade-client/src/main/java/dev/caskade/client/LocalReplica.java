@@ -78,10 +78,11 @@ public final class LocalReplica implements AutoCloseable {
     private volatile long reconnects;
     private volatile long snapshots;
 
-    private LocalReplica(CaskadeClient client, byte[] prefix, Path dir) {
+    private LocalReplica(CaskadeClient client, byte[] prefix, Path dir, Listener listener) {
         this.client = client;
         this.prefix = prefix.clone();
         this.dir = dir;
+        if (listener != null) listeners.add(listener);
         try {
             Files.createDirectories(dir);
             deleteTree(dir.resolve("store.new")); // a load cut short by a crash
@@ -95,7 +96,16 @@ public final class LocalReplica implements AutoCloseable {
 
     /** Starts a replica of the keys under {@code prefix} in {@code dir} (which its store's lock makes exclusive). */
     public static LocalReplica open(CaskadeClient client, String prefix, Path dir) {
-        return new LocalReplica(client, prefix.getBytes(StandardCharsets.UTF_8), dir);
+        return new LocalReplica(client, prefix.getBytes(StandardCharsets.UTF_8), dir, null);
+    }
+
+    /**
+     * Like {@link #open(CaskadeClient, String, Path)}, with {@code listener} registered before the replica starts,
+     * so that it is told every commit this run applies (one added with {@link #onChange} afterwards may miss the
+     * first ones).
+     */
+    public static LocalReplica open(CaskadeClient client, String prefix, Path dir, Listener listener) {
+        return new LocalReplica(client, prefix.getBytes(StandardCharsets.UTF_8), dir, listener);
     }
 
     static CaskadeOptions storeOptions() {
