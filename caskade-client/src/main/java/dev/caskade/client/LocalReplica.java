@@ -7,6 +7,9 @@ import dev.caskade.Durability;
 import dev.caskade.Entry;
 import dev.caskade.Loader;
 import dev.caskade.WatchEvent;
+import io.github.resilience4j.circuitbreaker.CallNotPermittedException;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -14,14 +17,18 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 /**
@@ -35,6 +42,11 @@ import java.util.stream.Stream;
  * stream carries are applied after it, none lost and none twice. When the server's history no longer reaches the
  * replica's revision (it was away too long), the same happens again and listeners are told ({@link
  * Listener#reset}).
+ *
+ * <p>Reconnecting: exponential backoff with jitter between attempts, and a circuit breaker (Resilience4j, one per
+ * replica) around opening the stream, so that a server that is gone is not hammered: while the breaker is open no
+ * connection is attempted at all ({@link ReplicaOptions}). A stream that brings nothing, not even the server's
+ * keep-alive comment, for {@link ReplicaOptions#idleTimeout()} is taken for a silently dead connection and replaced.
  *
  * <p>The local store runs without fsync per commit: a crash loses at most the last applied commits, and the
  * replica simply fetches them again from its revision. Directory layout: {@code DIR/store} (the store) and, while
@@ -52,37 +64,99 @@ public final class LocalReplica implements AutoCloseable {
         default void reset(long revision) {}
     }
 
+    /** The circuit breaker around opening the stream. */
+    public enum Breaker {
+        /** Connection attempts are made (with backoff). */
+        CLOSED,
+        /** Too many openings failed: no connection is attempted until {@link ReplicaOptions#openWait()} is over. */
+        OPEN,
+        /** Probing: the next opening(s) decide whether it closes or opens again. */
+        HALF_OPEN
+    }
+
     /**
      * What the replica is doing.
      *
-     * @param state {@code bootstrapping}, {@code live}, {@code reconnecting} or {@code closed}
+     * @param state {@code connecting} (a store from before, first stream not open yet), {@code bootstrapping},
+     *     {@code live}, {@code reconnecting} or {@code closed}
      * @param revision the last revision applied locally
-     * @param reconnects how many times the stream was opened again
+     * @param reconnects how many times the stream was opened again after the first time
      * @param snapshots how many snapshots were loaded
-     * @param lastError why the last stream ended, or null
+     * @param lastError why the last stream (or attempt) failed, or null
+     * @param breaker the circuit breaker's state
+     * @param serverRevision the newest revision the replica knows the server has: the newest commit or snapshot the
+     *     stream brought, or the server's {@code GET /v1/status}, asked at most every {@link
+     *     ReplicaOptions#revisionRefresh()} while live; never below {@code revision}, 0 while unknown
+     * @param lagRevisions {@code serverRevision - revision}. For a prefix replica these are server revisions the stream
+     *     has not shown it, which includes commits outside the prefix (the stream never carries them): an upper bound
+     *     that drops to 0 with the next commit under the prefix
+     * @param lastAppliedAt when a commit or snapshot was last applied locally, or null
      */
-    public record Status(String state, long revision, long reconnects, long snapshots, String lastError) {}
+    public record Status(
+            String state,
+            long revision,
+            long reconnects,
+            long snapshots,
+            String lastError,
+            Breaker breaker,
+            long serverRevision,
+            long lagRevisions,
+            Instant lastAppliedAt) {}
 
     private final CaskadeClient client;
     private final byte[] prefix;
     private final Path dir;
+    private final ReplicaOptions options;
+    private final CircuitBreaker breaker;
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
     private final Object revisionLock = new Object();
     private final Object wake = new Object();
+    private final AtomicLong serverRevision = new AtomicLong();
+    private final AtomicBoolean refreshing = new AtomicBoolean();
     private final Thread thread;
     private volatile Caskade db;
     private volatile boolean closed;
     private volatile RemoteWatch watch;
-    private volatile String state = "bootstrapping";
+    private volatile String state;
     private volatile String lastError;
     private volatile long reconnects;
     private volatile long snapshots;
+    private volatile Instant lastAppliedAt;
+    private volatile long probeAtNanos;
+    private long refreshedAtNanos;
 
-    private LocalReplica(CaskadeClient client, byte[] prefix, Path dir, Listener listener) {
-        this.client = client;
+    private LocalReplica(CaskadeClient client, byte[] prefix, Path dir, ReplicaOptions options) {
+        this.client = Objects.requireNonNull(client, "client");
         this.prefix = prefix.clone();
         this.dir = dir;
-        if (listener != null) listeners.add(listener);
+        this.options = Objects.requireNonNull(options, "options");
+        this.breaker = CircuitBreaker.of(
+                "replica " + dir,
+                CircuitBreakerConfig.custom()
+                        .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
+                        .slidingWindowSize(options.window())
+                        .minimumNumberOfCalls(options.minimumCalls())
+                        .failureRateThreshold(options.failureRatePercent())
+                        .waitDurationInOpenState(options.openWait())
+                        .permittedNumberOfCallsInHalfOpenState(options.halfOpenProbes())
+                        .build());
+        breaker.getEventPublisher().onStateTransition(e -> {
+            switch (e.getStateTransition().getToState()) {
+                case OPEN, FORCED_OPEN -> {
+                    probeAtNanos = System.nanoTime() + options.openWait().toNanos();
+                    LOG.log(
+                            System.Logger.Level.WARNING,
+                            "replica {0}: circuit breaker OPEN ({1}% of the last stream openings failed);"
+                                    + " no attempt for {2}",
+                            dir,
+                            breaker.getMetrics().getFailureRate(),
+                            options.openWait());
+                }
+                case HALF_OPEN -> LOG.log(System.Logger.Level.INFO, "replica {0}: circuit breaker HALF_OPEN", dir);
+                case CLOSED -> LOG.log(System.Logger.Level.INFO, "replica {0}: circuit breaker CLOSED", dir);
+                default -> {}
+            }
+        });
         try {
             Files.createDirectories(dir);
             deleteTree(dir.resolve("store.new")); // a load cut short by a crash
@@ -91,21 +165,38 @@ public final class LocalReplica implements AutoCloseable {
         }
         Path store = dir.resolve("store");
         if (Files.isDirectory(store)) db = Caskade.open(store, storeOptions());
-        this.thread = Thread.ofVirtual().name("caskade-replica").start(this::run);
+        this.state = db == null ? "bootstrapping" : "connecting";
+        this.refreshedAtNanos = System.nanoTime() - options.revisionRefresh().toNanos(); // ask as soon as live
+        this.thread = Thread.ofVirtual().name("caskade-replica").unstarted(this::run);
     }
 
     /** Starts a replica of the keys under {@code prefix} in {@code dir} (which its store's lock makes exclusive). */
     public static LocalReplica open(CaskadeClient client, String prefix, Path dir) {
-        return new LocalReplica(client, prefix.getBytes(StandardCharsets.UTF_8), dir, null);
+        return open(client, prefix, dir, ReplicaOptions.defaults());
+    }
+
+    /** Like {@link #open(CaskadeClient, String, Path)}, with {@code listener} told from the very first commit. */
+    public static LocalReplica open(CaskadeClient client, String prefix, Path dir, Listener listener) {
+        return open(client, prefix, dir, ReplicaOptions.defaults(), listener);
+    }
+
+    /** Starts a replica with these reconnect, breaker and idle settings. */
+    public static LocalReplica open(CaskadeClient client, String prefix, Path dir, ReplicaOptions options) {
+        LocalReplica r = new LocalReplica(client, prefix.getBytes(StandardCharsets.UTF_8), dir, options);
+        r.thread.start();
+        return r;
     }
 
     /**
-     * Like {@link #open(CaskadeClient, String, Path)}, with {@code listener} registered before the replica starts,
-     * so that it is told every commit this run applies (one added with {@link #onChange} afterwards may miss the
-     * first ones).
+     * Starts a replica whose {@code listener} is registered before anything is applied: it sees the first snapshot
+     * ({@link Listener#reset}) and every commit after it, none missed.
      */
-    public static LocalReplica open(CaskadeClient client, String prefix, Path dir, Listener listener) {
-        return new LocalReplica(client, prefix.getBytes(StandardCharsets.UTF_8), dir, listener);
+    public static LocalReplica open(
+            CaskadeClient client, String prefix, Path dir, ReplicaOptions options, Listener listener) {
+        LocalReplica r = new LocalReplica(client, prefix.getBytes(StandardCharsets.UTF_8), dir, options);
+        r.listeners.add(Objects.requireNonNull(listener, "listener"));
+        r.thread.start();
+        return r;
     }
 
     static CaskadeOptions storeOptions() {
@@ -155,29 +246,84 @@ public final class LocalReplica implements AutoCloseable {
         return true;
     }
 
+    /**
+     * Adds a listener from the next applied commit on; to see everything from the first snapshot, give it to {@link
+     * #open(CaskadeClient, String, Path, ReplicaOptions, Listener)} instead.
+     */
     public void onChange(Listener l) {
         listeners.add(l);
     }
 
+    public ReplicaOptions options() {
+        return options;
+    }
+
     public Status status() {
-        return new Status(closed ? "closed" : state, revision(), reconnects, snapshots, lastError);
+        long applied = revision();
+        long server = Math.max(serverRevision.get(), applied);
+        return new Status(
+                closed ? "closed" : state,
+                applied,
+                reconnects,
+                snapshots,
+                lastError,
+                breakerState(),
+                server,
+                server - applied,
+                lastAppliedAt);
+    }
+
+    private Breaker breakerState() {
+        return switch (breaker.getState()) {
+            case OPEN, FORCED_OPEN -> Breaker.OPEN;
+            case HALF_OPEN -> Breaker.HALF_OPEN;
+            default -> Breaker.CLOSED;
+        };
     }
 
     private void run() {
-        long backoff = 100;
+        long backoff = options.backoffInitial().toMillis();
+        boolean opened = false;
         while (!closed) {
             LinkedBlockingQueue<RemoteEvent> events = new LinkedBlockingQueue<>();
+            RemoteWatch w = null;
+            Loader loader = null;
             try {
                 Caskade d = db;
                 boolean snapshot = d == null;
+                long from = snapshot ? 0 : d.revision();
+                try {
+                    w = breaker.executeSupplier(() -> client.watch(prefix, from, snapshot, events::add));
+                } catch (CallNotPermittedException open) {
+                    // the breaker is open: no connection attempt until its wait is over
+                    state = "reconnecting";
+                    sleep(Math.max(10, TimeUnit.NANOSECONDS.toMillis(probeAtNanos - System.nanoTime())));
+                    continue;
+                }
+                watch = w;
+                if (closed) w.close();
+                if (opened) reconnects++;
+                opened = true;
                 state = snapshot ? "bootstrapping" : "live";
-                watch = client.watch(prefix, snapshot ? 0 : d.revision(), snapshot, events::add);
-                if (closed) watch.close();
-                Loader loader = null;
                 long loading = -1;
+                long idleNanos = options.idleTimeout().toNanos();
+                long tick = Math.clamp(options.idleTimeout().toMillis() / 4, 10, 1_000);
+                boolean idle = false;
                 List<WatchEvent.Commit> early = new ArrayList<>();
                 while (true) {
-                    RemoteEvent e = events.take();
+                    RemoteEvent e = events.poll(tick, TimeUnit.MILLISECONDS);
+                    if (!idle && System.nanoTime() - w.lastReceivedNanos() > idleNanos) {
+                        // nothing, not even a keep-alive: the connection died without telling us
+                        idle = true;
+                        LOG.log(
+                                System.Logger.Level.WARNING,
+                                "replica {0}: nothing received for {1}; reconnecting",
+                                dir,
+                                options.idleTimeout());
+                        w.close(); // Ended follows
+                    }
+                    refreshServerRevision();
+                    if (e == null) continue;
                     switch (e) {
                         case RemoteEvent.Snapshot s -> {
                             if (loader == null) {
@@ -191,18 +337,20 @@ public final class LocalReplica implements AutoCloseable {
                                 loader.finish();
                                 loader.close();
                                 loader = null;
+                                noteServerRevision(loading);
                                 swapIn(loading);
                                 for (WatchEvent.Commit c : early) apply(c);
                                 early.clear();
-                                backoff = 100;
+                                backoff = options.backoffInitial().toMillis();
                                 state = "live";
                             }
                         }
                         case RemoteEvent.Commit c -> {
+                            noteServerRevision(c.commit().revision());
                             if (loader != null) early.add(c.commit());
                             else {
                                 apply(c.commit());
-                                backoff = 100;
+                                backoff = options.backoffInitial().toMillis();
                             }
                         }
                         case RemoteEvent.Compacted c -> {
@@ -212,12 +360,14 @@ public final class LocalReplica implements AutoCloseable {
                                             + " (oldest {1}); loading a fresh snapshot",
                                     dir,
                                     c.oldest());
-                            watch.close();
+                            w.close();
                             reload();
                         }
-                        case RemoteEvent.Overflow o -> watch.close();
+                        case RemoteEvent.Overflow o -> w.close();
                         case RemoteEvent.Ended end -> {
-                            if (loader != null) loader.close();
+                            if (idle)
+                                throw new ClientException(
+                                        0, null, "the stream was silent for " + options.idleTimeout());
                             if (end.cause() != null) throw end.cause();
                         }
                     }
@@ -231,11 +381,43 @@ public final class LocalReplica implements AutoCloseable {
                 if (closed) return;
                 lastError = t.toString();
                 state = "reconnecting";
-                sleep(backoff + ThreadLocalRandom.current().nextLong(backoff));
-                backoff = Math.min(backoff * 2, 5_000);
+                close(w, loader);
+                w = null;
+                loader = null;
+                // +-50 % jitter, so that many replicas of one server do not come back in step
+                sleep(backoff / 2 + ThreadLocalRandom.current().nextLong(backoff + 1));
+                backoff = Math.min(backoff * 2, options.backoffMax().toMillis());
+            } finally {
+                close(w, loader);
             }
-            reconnects++;
         }
+    }
+
+    private static void close(RemoteWatch w, Loader loader) {
+        if (w != null) w.close();
+        if (loader != null) loader.close();
+    }
+
+    private void noteServerRevision(long revision) {
+        serverRevision.accumulateAndGet(revision, Math::max);
+    }
+
+    /** While live, asks the server's revision now and then, off the replica's thread (it must not hold up commits). */
+    private void refreshServerRevision() {
+        long now = System.nanoTime();
+        if (!"live".equals(state)
+                || now - refreshedAtNanos < options.revisionRefresh().toNanos()) return;
+        if (!refreshing.compareAndSet(false, true)) return;
+        refreshedAtNanos = now;
+        Thread.ofVirtual().name("caskade-replica-revision").start(() -> {
+            try {
+                if (!closed) noteServerRevision(client.revision());
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.DEBUG, "replica {0}: cannot ask the server''s revision: {1}", dir, e);
+            } finally {
+                refreshing.set(false);
+            }
+        });
     }
 
     /** Drops the local copy so that the next stream starts with a snapshot. */
@@ -250,6 +432,7 @@ public final class LocalReplica implements AutoCloseable {
         Caskade d = db;
         if (c.revision() <= d.revision()) return; // already here (a snapshot that included it)
         d.apply(c.revision(), c.timestamp(), c.changes());
+        lastAppliedAt = Instant.now();
         for (Listener l : listeners) l.commit(c);
         synchronized (revisionLock) {
             revisionLock.notifyAll();
@@ -268,6 +451,7 @@ public final class LocalReplica implements AutoCloseable {
         deleteTree(gone);
         db = Caskade.open(store, storeOptions());
         snapshots++;
+        lastAppliedAt = Instant.now();
         for (Listener l : listeners) l.reset(revision);
         synchronized (revisionLock) {
             revisionLock.notifyAll();

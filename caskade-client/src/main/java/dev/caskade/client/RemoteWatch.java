@@ -6,10 +6,12 @@ import dev.caskade.Entry;
 import dev.caskade.WatchEvent;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -32,6 +34,7 @@ public final class RemoteWatch implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile boolean open = true;
     private volatile long lastRevision;
+    private volatile long lastReceivedNanos = System.nanoTime(); // the head came just now
     private final Thread reader;
 
     RemoteWatch(String url, InputStream body, long from, Consumer<RemoteEvent> listener, Runnable onEnd) {
@@ -55,6 +58,19 @@ public final class RemoteWatch implements AutoCloseable {
      */
     public long lastRevision() {
         return lastRevision;
+    }
+
+    /**
+     * When bytes of the stream last arrived (events or the server's keep-alive comments; at first, when the stream
+     * was opened): a stream silent for much longer than the server's keep-alive interval is probably dead.
+     */
+    public Instant lastReceivedAt() {
+        return Instant.now().minusNanos(System.nanoTime() - lastReceivedNanos);
+    }
+
+    /** {@link #lastReceivedAt()} on the {@link System#nanoTime()} clock. */
+    long lastReceivedNanos() {
+        return lastReceivedNanos;
     }
 
     /** False once the stream is over: set just before {@link RemoteEvent.Ended} is delivered. */
@@ -108,7 +124,7 @@ public final class RemoteWatch implements AutoCloseable {
 
     /** Reads events until the end of the stream; returns why it ended (null if by close()). */
     private Throwable read() throws IOException {
-        InputStream in = new BufferedInputStream(body, 16 * 1024);
+        InputStream in = new BufferedInputStream(new Arrivals(body), 16 * 1024);
         ByteArrayOutputStream line = new ByteArrayOutputStream(256);
         StringBuilder data = new StringBuilder();
         String event = "";
@@ -234,6 +250,27 @@ public final class RemoteWatch implements AutoCloseable {
             body.close();
         } catch (IOException e) {
             // gone already
+        }
+    }
+
+    /** Notes when bytes arrive: per chunk read from the network, not per byte. */
+    private final class Arrivals extends FilterInputStream {
+        Arrivals(InputStream in) {
+            super(in);
+        }
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            if (b >= 0) lastReceivedNanos = System.nanoTime();
+            return b;
+        }
+
+        @Override
+        public int read(byte[] buf, int off, int len) throws IOException {
+            int n = super.read(buf, off, len);
+            if (n > 0) lastReceivedNanos = System.nanoTime();
+            return n;
         }
     }
 
