@@ -4,8 +4,6 @@ import dev.caskade.Change;
 import dev.caskade.ChangeType;
 import dev.caskade.Entry;
 import dev.caskade.WatchEvent;
-import java.io.BufferedInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -13,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -124,25 +123,38 @@ public final class RemoteWatch implements AutoCloseable {
 
     /** Reads events until the end of the stream; returns why it ended (null if by close()). */
     private Throwable read() throws IOException {
-        InputStream in = new BufferedInputStream(new Arrivals(body), 16 * 1024);
-        ByteArrayOutputStream line = new ByteArrayOutputStream(256);
+        InputStream in = new Arrivals(body); // notes when bytes last arrived (the idle timeout)
+        // bulk reads and an unsynchronized line buffer: byte-at-a-time locked calls cost more than the parsing
+        byte[] buf = new byte[16 * 1024];
+        int pos = 0;
+        int limit = 0;
+        byte[] line = new byte[256];
+        int length = 0;
         StringBuilder data = new StringBuilder();
         String event = "";
         String id = null;
         Throwable cause = null;
         boolean afterCr = false;
-        for (int b; (b = in.read()) >= 0; ) {
+        while (true) {
+            if (pos == limit) {
+                limit = in.read(buf, 0, buf.length);
+                pos = 0;
+                if (limit < 0) break;
+                continue;
+            }
+            int b = buf[pos++] & 0xff;
             if (b == '\n' && afterCr) { // the LF of a CRLF
                 afterCr = false;
                 continue;
             }
             afterCr = b == '\r';
             if (b != '\n' && b != '\r') {
-                line.write(b);
+                if (length == line.length) line = Arrays.copyOf(line, length * 2);
+                line[length++] = (byte) b;
                 continue;
             }
-            String text = line.toString(StandardCharsets.UTF_8);
-            line.reset();
+            String text = new String(line, 0, length, StandardCharsets.UTF_8);
+            length = 0;
             if (text.isEmpty()) { // a blank line dispatches the event
                 if (!data.isEmpty()) {
                     data.setLength(data.length() - 1); // the newline after the last data line
