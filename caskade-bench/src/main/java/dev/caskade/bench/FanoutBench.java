@@ -5,7 +5,6 @@ import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -94,7 +93,7 @@ public final class FanoutBench {
         json.put("startedUtc", Instant.now().toString());
         json.put("cpus", Runtime.getRuntime().availableProcessors());
         json.put("durability", durability);
-        deleteTree(scratch);
+        BenchDir.delete(scratch);
 
         if (parts.contains("memory")) {
             List<Integer> counts = new ArrayList<>();
@@ -130,7 +129,7 @@ public final class FanoutBench {
         Files.writeString(Path.of(out + ".txt"), text);
         Files.writeString(Path.of(out + ".json"), Json.write(json) + "\n");
         System.out.println("fanout: results in " + out + ".txt and .json");
-        deleteTree(scratch);
+        BenchDir.delete(scratch);
     }
 
     // ---- memory per idle subscriber
@@ -155,9 +154,9 @@ public final class FanoutBench {
             double idleCpu0 = idleCpu(server);
             line(
                     "0 subscribers: live heap %s, native (non-heap) %s, RSS %s, threads %d, idle CPU %.1f %% of a core",
-                    bytes(base.heapTotal()),
-                    bytes(base.nativeNonHeap()),
-                    bytes(base.rss),
+                    Machine.bytes(base.heapTotal()),
+                    Machine.bytes(base.nativeNonHeap()),
+                    Machine.bytes(base.rss),
                     base.threads,
                     idleCpu0 * 100);
             result.put("baseline", base.toMap(idleCpu0));
@@ -176,11 +175,11 @@ public final class FanoutBench {
                         "%d subscribers: live heap %s (+%,d B each), native (non-heap) %s (+%,d B each), RSS %s (+%,d B each),"
                                 + " threads %d, idle CPU %.1f %% of a core",
                         n,
-                        bytes(s.heapTotal()),
+                        Machine.bytes(s.heapTotal()),
                         heapPer,
-                        bytes(s.nativeNonHeap()),
+                        Machine.bytes(s.nativeNonHeap()),
                         nativePer,
-                        bytes(s.rss),
+                        Machine.bytes(s.rss),
                         rssPer,
                         s.threads,
                         cpu * 100);
@@ -232,7 +231,7 @@ public final class FanoutBench {
             line(
                     "closing all %,d: %.1f s until the server's watch count was %d; then live heap %s (%+,d B against"
                             + " the baseline)",
-                    open, closeSeconds, left, bytes(after.heapTotal()), after.heapTotal() - base.heapTotal());
+                    open, closeSeconds, left, Machine.bytes(after.heapTotal()), after.heapTotal() - base.heapTotal());
             result.put("closeAllSeconds", closeSeconds);
             result.put("watchesLeftAfterClose", left);
             result.put("afterCloseHeapDelta", after.heapTotal() - base.heapTotal());
@@ -368,9 +367,9 @@ public final class FanoutBench {
                         "filename=" + jfr.toAbsolutePath());
             }
             long serverCpu0 = server.cpuNanos();
-            long clientCpu0 = clientCpuNanos();
+            long clientCpu0 = Machine.processCpuNanos();
             long ctx0 = contextSwitches(server.pid);
-            long[] machine0 = machineCpu();
+            long[] machine0 = Machine.cpu();
             long delivered0 = subs.delivered.sum();
             LatencyHistogram rtt = new LatencyHistogram();
             long t0 = System.nanoTime();
@@ -381,9 +380,9 @@ public final class FanoutBench {
             long late = paced[1];
             int timedSent = sent - warmEnd;
             long serverCpu = server.cpuNanos() - serverCpu0;
-            long clientCpu = clientCpuNanos() - clientCpu0;
+            long clientCpu = Machine.processCpuNanos() - clientCpu0;
             long ctx = contextSwitches(server.pid) - ctx0;
-            long[] machine1 = machineCpu();
+            long[] machine1 = Machine.cpu();
             long inWindow = subs.delivered.sum() - delivered0;
             if (jfr != null) server.jcmd("JFR.stop", "name=fanout");
             long expected = (long) n * sent;
@@ -427,7 +426,7 @@ public final class FanoutBench {
                     us(h.percentile(0.999)),
                     us(h.max()),
                     us((long) h.mean()));
-            double busy = busyCores(machine0, machine1);
+            double busy = Machine.busyCores(machine0, machine1);
             double serverCores = serverCpu / (t1 - t0 + 0.0);
             double clientCores = clientCpu / (t1 - t0 + 0.0);
             line(
@@ -452,7 +451,7 @@ public final class FanoutBench {
                     Files.readString(Path.of("/proc/loadavg")).trim());
             result.put("achievedCommitsPerSecond", achieved);
             result.put("lateSends", late);
-            result.put("setRoundTripMicros", percentiles(rtt));
+            result.put("setRoundTripMicros", rtt.summary(1e3));
             result.put("expectedDeliveries", expected);
             result.put("delivered", delivered);
             result.put("commitsSent", sent);
@@ -461,7 +460,7 @@ public final class FanoutBench {
             result.put("overflowEvents", subs.overflows());
             result.put("closedByServer", subs.closedByServer());
             result.put("timedDeliveries", h.count());
-            result.put("sendToDeliveryMicros", percentiles(h));
+            result.put("sendToDeliveryMicros", h.summary(1e3));
             result.put("serverCpuCores", serverCpu / (double) (t1 - t0));
             result.put("clientCpuCores", clientCpu / (double) (t1 - t0));
             result.put("serverContextSwitchesPerSecond", ctx / window);
@@ -496,18 +495,6 @@ public final class FanoutBench {
         return out.strip();
     }
 
-    private static Map<String, Object> percentiles(LatencyHistogram h) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("count", h.count());
-        m.put("p50", h.percentile(0.5) / 1e3);
-        m.put("p90", h.percentile(0.9) / 1e3);
-        m.put("p99", h.percentile(0.99) / 1e3);
-        m.put("p999", h.percentile(0.999) / 1e3);
-        m.put("max", h.max() / 1e3);
-        m.put("mean", h.mean() / 1e3);
-        return m;
-    }
-
     private static void awaitDelivered(SseSubscribers subs, long expected, long timeoutMillis)
             throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
@@ -528,25 +515,6 @@ public final class FanoutBench {
     private static SseSubscribers subscribers(ServerProcess server, int threads) {
         return new SseSubscribers(
                 new InetSocketAddress("127.0.0.1", server.httpPort), "/v1/watch?prefix=" + PREFIX, threads);
-    }
-
-    private static long clientCpuNanos() {
-        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
-                .getProcessCpuTime();
-    }
-
-    /** Busy and total jiffies of the whole machine, from the first line of /proc/stat. */
-    private static long[] machineCpu() throws IOException {
-        String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
-        long total = 0;
-        for (int i = 1; i < f.length && i <= 8; i++) total += Long.parseLong(f[i]); // user..steal
-        long idle = Long.parseLong(f[4]) + Long.parseLong(f[5]); // idle + iowait
-        return new long[] {total - idle, total};
-    }
-
-    private static double busyCores(long[] a, long[] b) {
-        double share = (b[0] - a[0]) / (double) Math.max(1, b[1] - a[1]);
-        return share * Runtime.getRuntime().availableProcessors();
     }
 
     /** Voluntary plus involuntary context switches of every thread of the process. */
@@ -657,17 +625,5 @@ public final class FanoutBench {
         if (nanos >= 10_000_000) return String.format(Locale.ROOT, "%.1f ms", nanos / 1e6);
         if (nanos >= 1_000_000) return String.format(Locale.ROOT, "%.2f ms", nanos / 1e6);
         return String.format(Locale.ROOT, "%d µs", nanos / 1_000);
-    }
-
-    private static String bytes(long b) {
-        if (Math.abs(b) >= 10L << 20) return String.format(Locale.ROOT, "%.1f MiB", b / 1048576.0);
-        return String.format(Locale.ROOT, "%.1f KiB", b / 1024.0);
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) return;
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-        }
     }
 }

@@ -73,4 +73,17 @@ final class LatencyHistogram {
         long mantissa = index - (long) shift * HALF;
         return ((mantissa + 1) << shift) - 1;
     }
+
+    /** Count, p50, p90, p99, p99.9, max and mean, each divided by {@code unit} (1e6: milliseconds, 1e3: µs). */
+    java.util.Map<String, Object> summary(double unit) {
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("count", count());
+        m.put("p50", percentile(0.5) / unit);
+        m.put("p90", percentile(0.9) / unit);
+        m.put("p99", percentile(0.99) / unit);
+        m.put("p999", percentile(0.999) / unit);
+        m.put("max", max() / unit);
+        m.put("mean", mean() / unit);
+        return m;
+    }
 }

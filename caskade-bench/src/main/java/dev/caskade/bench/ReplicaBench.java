@@ -13,7 +13,6 @@ import dev.caskade.client.Txn;
 import dev.caskade.server.HttpOptions;
 import dev.caskade.server.HttpServer;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -22,7 +21,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -32,7 +30,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.LockSupport;
-import java.util.stream.Stream;
 import jdk.jfr.Configuration;
 import jdk.jfr.Recording;
 
@@ -104,7 +101,7 @@ public final class ReplicaBench {
         int rate = Integer.getInteger("replica.rate", 1000);
         int seconds = Integer.getInteger("replica.seconds", 20);
         int warmup = Integer.getInteger("replica.warmup", 2);
-        List<Integer> replicas = ints(System.getProperty("replica.replicas", "1,10"));
+        List<Integer> replicas = Machine.ints(System.getProperty("replica.replicas", "1,10"));
         List<String> durabilities = Arrays.stream(
                         System.getProperty("replica.durability", "sync,none").split(","))
                 .map(String::trim)
@@ -114,12 +111,12 @@ public final class ReplicaBench {
         line(
                 "# Local replicas over HTTP/SSE (server and replicas in this JVM on 127.0.0.1), %s; %d cpus; %s",
                 Instant.now(), Runtime.getRuntime().availableProcessors(), System.getProperty("java.vm.version"));
-        line("# load before: %s", loadavg());
+        line("# load before: %s", Machine.loadavg());
         json.put("startedUtc", Instant.now().toString());
         json.put("cpus", Runtime.getRuntime().availableProcessors());
         json.put("java", System.getProperty("java.vm.version"));
         json.put("maxHeapBytes", Runtime.getRuntime().maxMemory());
-        json.put("loadBefore", loadavg());
+        json.put("loadBefore", Machine.loadavg());
         Map<String, Object> settings = new LinkedHashMap<>();
         settings.put("parts", parts);
         settings.put("changes", changes);
@@ -133,7 +130,7 @@ public final class ReplicaBench {
         settings.put("replicas", replicas);
         settings.put("latencyDurability", durabilities);
         json.put("settings", settings);
-        deleteTree(scratch);
+        BenchDir.delete(scratch);
         Files.createDirectories(scratch);
         if (parts.contains("apply")) {
             json.put("apply", apply(changes, perCommit, valueBytes, liveSeconds, writers, profile));
@@ -159,14 +156,14 @@ public final class ReplicaBench {
             }
         }
         line("");
-        line("# load after: %s", loadavg());
-        json.put("loadAfter", loadavg());
+        line("# load after: %s", Machine.loadavg());
+        json.put("loadAfter", Machine.loadavg());
         json.put("finishedUtc", Instant.now().toString());
         Files.createDirectories(out.toAbsolutePath().getParent());
         Files.writeString(Path.of(out + ".txt"), text);
         Files.writeString(Path.of(out + ".json"), Json.write(json) + "\n");
         System.out.println("replica: results in " + out + ".txt and .json");
-        deleteTree(scratch);
+        BenchDir.delete(scratch);
     }
 
     /** A store behind the HTTP front on a free loopback port. */
@@ -199,7 +196,7 @@ public final class ReplicaBench {
         line("");
         line(
                 "## Apply rate: %,d puts of new keys in commits of %d, %d-byte values (load %s)",
-                changes, perCommit, valueBytes, loadavg());
+                changes, perCommit, valueBytes, Machine.loadavg());
         Map<String, Object> result = new LinkedHashMap<>();
         byte[] prefix = "a/".getBytes(StandardCharsets.US_ASCII);
         SplittableRandom random = new SplittableRandom(5);
@@ -226,7 +223,7 @@ public final class ReplicaBench {
                     (System.nanoTime() - b0) / 1e9,
                     commits,
                     last,
-                    bytes(p.db().stats().diskBytes()));
+                    Machine.bytes(p.db().stats().diskBytes()));
 
             Map<String, Object> catchUp = catchUp(client, p.db(), prefix, "catch-up", changes, last, null);
             result.put("catchUp", catchUp);
@@ -270,8 +267,8 @@ public final class ReplicaBench {
         }
         AtomicLong applied = new AtomicLong();
         AtomicLong commitsSeen = new AtomicLong();
-        long cpu0 = processCpuNanos();
-        long[] machine0 = machineCpu();
+        long cpu0 = Machine.processCpuNanos();
+        long[] machine0 = Machine.cpu();
         Recording rec = jfr == null ? null : startJfr();
         long t0 = System.nanoTime();
         Map<String, Object> result = new LinkedHashMap<>();
@@ -284,8 +281,8 @@ public final class ReplicaBench {
                 throw new IllegalStateException("catch-up did not finish: " + r.status());
             long t1 = System.nanoTime();
             if (rec != null) stopJfr(rec, jfr);
-            long cpu1 = processCpuNanos();
-            long[] machine1 = machineCpu();
+            long cpu1 = Machine.processCpuNanos();
+            long[] machine1 = Machine.cpu();
             double secs = (t1 - t0) / 1e9;
             Digest server = primary.digest(prefix);
             Digest local = r.digest();
@@ -307,7 +304,7 @@ public final class ReplicaBench {
                     st.snapshots(),
                     st.reconnects(),
                     (cpu1 - cpu0) / (double) (t1 - t0),
-                    busyCores(machine0, machine1));
+                    Machine.busyCores(machine0, machine1));
             result.put("fromRevision", 1);
             result.put("toRevision", last);
             result.put("changes", applied.get());
@@ -318,7 +315,7 @@ public final class ReplicaBench {
             result.put("snapshots", st.snapshots());
             result.put("reconnects", st.reconnects());
             result.put("jvmCpuCores", (cpu1 - cpu0) / (double) (t1 - t0));
-            result.put("machineBusyCores", busyCores(machine0, machine1));
+            result.put("machineBusyCores", Machine.busyCores(machine0, machine1));
             if (applied.get() != changes) line("  expected %,d changes, applied %,d", changes, applied.get());
         } finally {
             if (rec != null && rec.getState() == jdk.jfr.RecordingState.RUNNING) stopJfr(rec, jfr);
@@ -336,7 +333,7 @@ public final class ReplicaBench {
         line("");
         line(
                 "### Live: %d writer threads send txns of %d puts over HTTP for %d s, one replica follows (load %s)",
-                writers, perCommit, seconds, loadavg());
+                writers, perCommit, seconds, Machine.loadavg());
         Map<String, Object> result = new LinkedHashMap<>();
         try (LocalReplica r = LocalReplica.open(client, "a/", scratch.resolve("apply-catch-up"))) {
             if (!r.awaitRevision(p.db().revision(), Duration.ofSeconds(60)))
@@ -347,8 +344,8 @@ public final class ReplicaBench {
             AtomicLong sent = new AtomicLong();
             List<Thread> threads = new ArrayList<>();
             long rev0 = p.db().revision();
-            long cpu0 = processCpuNanos();
-            long[] machine0 = machineCpu();
+            long cpu0 = Machine.processCpuNanos();
+            long[] machine0 = Machine.cpu();
             long t0 = System.nanoTime();
             for (int w = 0; w < writers; w++) {
                 int id = w;
@@ -369,8 +366,8 @@ public final class ReplicaBench {
             long t1 = System.nanoTime();
             stop.set(true);
             for (Thread t : threads) t.join();
-            long cpu1 = processCpuNanos();
-            long[] machine1 = machineCpu();
+            long cpu1 = Machine.processCpuNanos();
+            long[] machine1 = Machine.cpu();
             long last = p.db().revision();
             long lagStart = System.nanoTime();
             boolean caught = r.awaitRevision(last, Duration.ofSeconds(60));
@@ -387,7 +384,7 @@ public final class ReplicaBench {
                     caught ? "was caught up" : "was NOT caught up",
                     drain,
                     (cpu1 - cpu0) / (double) (t1 - t0),
-                    busyCores(machine0, machine1));
+                    Machine.busyCores(machine0, machine1));
             result.put("writers", writers);
             result.put("seconds", secs);
             result.put("serverChangesPerSecond", serverRate);
@@ -396,7 +393,7 @@ public final class ReplicaBench {
             result.put("caughtUp", caught);
             result.put("drainSeconds", drain);
             result.put("jvmCpuCores", (cpu1 - cpu0) / (double) (t1 - t0));
-            result.put("machineBusyCores", busyCores(machine0, machine1));
+            result.put("machineBusyCores", Machine.busyCores(machine0, machine1));
         }
         return result;
     }
@@ -420,7 +417,7 @@ public final class ReplicaBench {
                 warmup,
                 durability,
                 jfr == null ? "" : ", under JFR (" + root.relativize(jfr) + ")",
-                loadavg());
+                Machine.loadavg());
         String tag = "lat-" + n + "-" + durability + (jfr == null ? "" : "-jfr");
         int total = rate * (warmup + seconds);
         int warmCommits = rate * warmup;
@@ -460,8 +457,8 @@ public final class ReplicaBench {
             LatencyHistogram[] puts = new LatencyHistogram[8];
             List<Thread> threads = new ArrayList<>();
             Recording rec = null;
-            long cpu0 = processCpuNanos();
-            long[] machine0 = machineCpu();
+            long cpu0 = Machine.processCpuNanos();
+            long[] machine0 = Machine.cpu();
             long start = System.nanoTime() + 10_000_000;
             long deadline = start + 2L * (warmup + seconds) * 1_000_000_000L;
             // a few writer threads so that one slow put does not hold back the schedule
@@ -488,12 +485,12 @@ public final class ReplicaBench {
             while (System.nanoTime() < start + warmup * 1_000_000_000L) Thread.sleep(5);
             if (jfr != null) rec = startJfr();
             long t0 = System.nanoTime();
-            long cpuT0 = processCpuNanos();
-            long[] machineT0 = machineCpu();
+            long cpuT0 = Machine.processCpuNanos();
+            long[] machineT0 = Machine.cpu();
             for (Thread t : threads) t.join();
             long t1 = System.nanoTime();
-            long cpu1 = processCpuNanos();
-            long[] machine1 = machineCpu();
+            long cpu1 = Machine.processCpuNanos();
+            long[] machine1 = Machine.cpu();
             if (rec != null) stopJfr(rec, jfr);
             boolean caught = true;
             for (LocalReplica r : open) caught &= r.awaitRevision(lastRev.get(), Duration.ofSeconds(30));
@@ -550,7 +547,7 @@ public final class ReplicaBench {
                     n,
                     n == 1 ? "" : "s",
                     cores,
-                    busyCores(machineT0, machine1),
+                    Machine.busyCores(machineT0, machine1),
                     Runtime.getRuntime().availableProcessors());
             result.put("replicas", n);
             result.put("durability", durability);
@@ -558,18 +555,18 @@ public final class ReplicaBench {
             result.put("windowSeconds", window);
             result.put("timedCommits", timed);
             result.put("lateCommits", late.get());
-            result.put("latencyMillis", percentiles(all));
+            result.put("latencyMillis", all.summary(1e6));
             result.put("perReplicaP99Millis", perReplica);
             result.put("missing", missing);
             result.put("caughtUp", caught);
-            result.put("putRoundTripMillis", percentiles(putTime));
+            result.put("putRoundTripMillis", putTime.summary(1e6));
             result.put("targetP99Millis", P99_TARGET_MILLIS);
             result.put("targetMet", met);
             result.put("jvmCpuCores", cores);
-            result.put("machineBusyCores", busyCores(machineT0, machine1));
+            result.put("machineBusyCores", Machine.busyCores(machineT0, machine1));
             result.put("jvmCpuCoresWithWarmup", (cpu1 - cpu0) / (double) (t1 - start));
-            result.put("machineBusyCoresWithWarmup", busyCores(machine0, machine1));
-            result.put("loadAfter", loadavg());
+            result.put("machineBusyCoresWithWarmup", Machine.busyCores(machine0, machine1));
+            result.put("loadAfter", Machine.loadavg());
         } finally {
             for (LocalReplica r : open) r.close();
             for (CaskadeClient c : clients) c.close();
@@ -621,49 +618,6 @@ public final class ReplicaBench {
         rec.close();
     }
 
-    private static List<Integer> ints(String csv) {
-        return Arrays.stream(csv.split(","))
-                .map(String::trim)
-                .filter(s -> !s.isEmpty())
-                .map(Integer::parseInt)
-                .toList();
-    }
-
-    private static Map<String, Object> percentiles(LatencyHistogram h) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("count", h.count());
-        m.put("p50", h.percentile(0.5) / 1e6);
-        m.put("p90", h.percentile(0.9) / 1e6);
-        m.put("p99", h.percentile(0.99) / 1e6);
-        m.put("p999", h.percentile(0.999) / 1e6);
-        m.put("max", h.max() / 1e6);
-        m.put("mean", h.mean() / 1e6);
-        return m;
-    }
-
-    private static long processCpuNanos() {
-        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
-                .getProcessCpuTime();
-    }
-
-    /** Busy and total jiffies of the whole machine, from the first line of /proc/stat. */
-    private static long[] machineCpu() throws IOException {
-        String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
-        long total = 0;
-        for (int i = 1; i < f.length && i <= 8; i++) total += Long.parseLong(f[i]); // user..steal
-        long idle = Long.parseLong(f[4]) + Long.parseLong(f[5]); // idle + iowait
-        return new long[] {total - idle, total};
-    }
-
-    private static double busyCores(long[] a, long[] b) {
-        double share = (b[0] - a[0]) / (double) Math.max(1, b[1] - a[1]);
-        return share * Runtime.getRuntime().availableProcessors();
-    }
-
-    private static String loadavg() throws IOException {
-        return Files.readString(Path.of("/proc/loadavg")).trim();
-    }
-
     private void line(String format, Object... args) {
         String s = String.format(Locale.ROOT, format, args);
         System.out.println(s);
@@ -672,17 +626,5 @@ public final class ReplicaBench {
 
     private static String millis(long nanos) {
         return String.format(Locale.ROOT, "%.2f ms", nanos / 1e6);
-    }
-
-    private static String bytes(long b) {
-        if (Math.abs(b) >= 10L << 20) return String.format(Locale.ROOT, "%.1f MiB", b / 1048576.0);
-        return String.format(Locale.ROOT, "%.1f KiB", b / 1024.0);
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) return;
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-        }
     }
 }

@@ -16,15 +16,12 @@ import dev.caskade.s3.ShipOptions;
 import dev.caskade.s3.ShipStatus;
 import dev.caskade.s3.Shipper;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -33,7 +30,6 @@ import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.LockSupport;
-import java.util.stream.Stream;
 import jdk.jfr.Configuration;
 import jdk.jfr.Recording;
 
@@ -101,24 +97,24 @@ public final class ReplicationBench {
         int dirSeconds = Integer.getInteger("repl.dirSeconds", 30);
         int warmup = Integer.getInteger("repl.warmup", 5);
         int lagValueBytes = Integer.getInteger("repl.valueBytesLag", 100);
-        List<Integer> intervals = ints(System.getProperty("repl.intervals", "1000,100"));
+        List<Integer> intervals = Machine.ints(System.getProperty("repl.intervals", "1000,100"));
         int keys = Integer.getInteger("repl.restoreKeys", 1_000_000);
         int valueBytes = Integer.getInteger("repl.valueBytes", 1024);
         int logPuts = Integer.getInteger("repl.logPuts", 50_000);
         int buildBatch = Integer.getInteger("repl.buildBatch", 16);
-        List<Integer> parallelism = ints(System.getProperty("repl.parallelism", "1,2,4"));
+        List<Integer> parallelism = Machine.ints(System.getProperty("repl.parallelism", "1,2,4"));
         boolean profile = Boolean.parseBoolean(System.getProperty("repl.profile", "true"));
         double target = Double.parseDouble(System.getProperty("repl.restoreTarget", "200"));
 
         line(
                 "# Replication to S3 (S3Proxy in this JVM on 127.0.0.1), %s; %d cpus; %s",
                 Instant.now(), Runtime.getRuntime().availableProcessors(), System.getProperty("java.vm.version"));
-        line("# load before: %s", loadavg());
+        line("# load before: %s", Machine.loadavg());
         json.put("startedUtc", Instant.now().toString());
         json.put("cpus", Runtime.getRuntime().availableProcessors());
         json.put("java", System.getProperty("java.vm.version"));
         json.put("maxHeapBytes", Runtime.getRuntime().maxMemory());
-        json.put("loadBefore", loadavg());
+        json.put("loadBefore", Machine.loadavg());
         Map<String, Object> settings = new LinkedHashMap<>();
         settings.put("parts", parts);
         settings.put("rate", rate);
@@ -134,7 +130,7 @@ public final class ReplicationBench {
         settings.put("restoreParallelism", parallelism);
         settings.put("httpMaxConnections", System.getProperty("http.maxConnections", "(JDK default 5)"));
         json.put("settings", settings);
-        deleteTree(scratch);
+        BenchDir.delete(scratch);
         Files.createDirectories(scratch);
         try (LoopbackS3 s3 = LoopbackS3.start(scratch.resolve("s3proxy"))) {
             s3.createBucket(BUCKET);
@@ -159,14 +155,14 @@ public final class ReplicationBench {
             }
         }
         line("");
-        line("# load after: %s", loadavg());
-        json.put("loadAfter", loadavg());
+        line("# load after: %s", Machine.loadavg());
+        json.put("loadAfter", Machine.loadavg());
         json.put("finishedUtc", Instant.now().toString());
         Files.createDirectories(out.toAbsolutePath().getParent());
         Files.writeString(Path.of(out + ".txt"), text);
         Files.writeString(Path.of(out + ".json"), Json.write(json) + "\n");
         System.out.println("replication: results in " + out + ".txt and .json");
-        deleteTree(scratch);
+        BenchDir.delete(scratch);
     }
 
     // ---- lag, requests, bytes stored
@@ -178,7 +174,7 @@ public final class ReplicationBench {
         line("");
         line(
                 "## Lag to %s, sync-interval %d ms, %,d commits/s for %d s after %d s warm-up (load %s)",
-                kind, ms, rate, seconds, warmup, loadavg());
+                kind, ms, rate, seconds, warmup, Machine.loadavg());
         Path data = scratch.resolve("lag-" + kind + "-" + ms);
         ObjectStore raw = kind.equals("s3")
                 ? S3Store.open(BUCKET, "lag-" + ms + "ms", s3.options())
@@ -218,8 +214,8 @@ public final class ReplicationBench {
                         if (i == warmCommits) {
                             t0 = System.nanoTime();
                             m0 = dest.metrics();
-                            cpu0 = processCpuNanos();
-                            machine0 = machineCpu();
+                            cpu0 = Machine.processCpuNanos();
+                            machine0 = Machine.cpu();
                             firstTimed = lastRev + 1;
                         }
                         long now = System.nanoTime();
@@ -233,8 +229,8 @@ public final class ReplicationBench {
                     }
                     t1 = System.nanoTime();
                     m1 = dest.metrics();
-                    cpu1 = processCpuNanos();
-                    machine1 = machineCpu();
+                    cpu1 = Machine.processCpuNanos();
+                    machine1 = Machine.cpu();
                     long waitUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
                     while (shipper.status().shippedRevision() < lastRev && System.nanoTime() < waitUntil) {
                         Thread.sleep(5);
@@ -362,14 +358,14 @@ public final class ReplicationBench {
                     "stored at the end: %,d log objects, %s for %,d commits = %s per million commits; snapshots %s;"
                             + " other %s; uploaded in the window %s/s",
                     logObjects,
-                    bytes(logBytes),
+                    Machine.bytes(logBytes),
                     logCommits,
-                    bytes((long) perMillion),
-                    bytes(snapBytes),
-                    bytes(otherBytes),
-                    bytes((long) ((m1.bytesUploaded() - m0.bytesUploaded()) / window)));
+                    Machine.bytes((long) perMillion),
+                    Machine.bytes(snapBytes),
+                    Machine.bytes(otherBytes),
+                    Machine.bytes((long) ((m1.bytesUploaded() - m0.bytesUploaded()) / window)));
             double cores = (cpu1 - cpu0) / (double) (t1 - t0);
-            double busy = busyCores(machine0, machine1);
+            double busy = Machine.busyCores(machine0, machine1);
             line(
                     "CPU in the window: this JVM (writer, engine, shipper%s) %.2f cores; whole machine %.2f of %d;"
                             + " shipper state %s, failures %d",
@@ -389,15 +385,15 @@ public final class ReplicationBench {
             result.put("timedCommits", timedCommits);
             result.put("achievedCommitsPerSecond", achieved);
             result.put("lateCommits", late);
-            result.put("lagMillis", percentiles(fromCommit));
-            result.put("lagFromDurableMillis", percentiles(fromDurable));
+            result.put("lagMillis", fromCommit.summary(1e6));
+            result.put("lagFromDurableMillis", fromDurable.summary(1e6));
             result.put("notUploaded", missing);
             result.put("targetP99Millis", targetMillis);
             result.put("targetMet", met);
             result.put("windowLogObjects", windowUploads);
             result.put("windowCommitsPerObject", windowUploadCommits / (double) Math.max(1, windowUploads));
             result.put("windowBytesPerObject", windowUploadBytes / (double) Math.max(1, windowUploads));
-            result.put("uploadMillis", percentiles(uploadTime));
+            result.put("uploadMillis", uploadTime.summary(1e6));
             result.put("requestsPerHour", perHour);
             result.put("allRequestsPerHour", Math.round(allRequests * 3600.0 / window));
             result.put("litestreamPutsPerHour", Math.round(litestreamPuts));
@@ -415,9 +411,9 @@ public final class ReplicationBench {
             result.put("jvmCpuCores", cores);
             result.put("machineBusyCores", busy);
             result.put("shipperFailures", status.failures());
-            result.put("loadAfter", loadavg());
+            result.put("loadAfter", Machine.loadavg());
         }
-        deleteTree(data);
+        BenchDir.delete(data);
         return result;
     }
 
@@ -453,7 +449,7 @@ public final class ReplicationBench {
         line(
                 "## Restore from S3: %,d keys x %,d-byte values (random text over 16 letters) in commits of %d, then %,d"
                         + " overwrites in commits of 10 (load %s)",
-                keys, valueBytes, buildBatch, logPuts, loadavg());
+                keys, valueBytes, buildBatch, logPuts, Machine.loadavg());
         Map<String, Object> result = new LinkedHashMap<>();
         Path src = scratch.resolve("restore-src");
         SplittableRandom random = new SplittableRandom(7);
@@ -481,7 +477,10 @@ public final class ReplicationBench {
                 double build = (System.nanoTime() - b0) / 1e9;
                 line(
                         "built the source: %,d keys, %s of keys and values in %.1f s; disk %s",
-                        keys, bytes(snapshotLogical), build, bytes(db.stats().diskBytes()));
+                        keys,
+                        Machine.bytes(snapshotLogical),
+                        build,
+                        Machine.bytes(db.stats().diskBytes()));
                 result.put("sourceBuildSeconds", build);
                 result.put("sourceDiskBytes", db.stats().diskBytes());
                 try (Shipper shipper = Shipper.live(db, dest, ShipOptions.defaults())) {
@@ -508,26 +507,26 @@ public final class ReplicationBench {
                                     + " in %.1f s; source digest at revision %,d",
                             snapSeconds,
                             snapshotLogical / 1e6 / snapSeconds,
-                            bytes(logLogical),
+                            Machine.bytes(logLogical),
                             logSeconds,
                             source.revision());
                     result.put("snapshotShipSeconds", snapSeconds);
                     result.put("logShipSeconds", logSeconds);
                 }
             }
-            deleteTree(src);
+            BenchDir.delete(src);
             Restore.Plan plan = Restore.plan(dest, RestoreOptions.latest());
             long logical = snapshotLogical + logLogical;
             line(
                     "to restore: snapshot %s (%.2f of its %s of keys and values), %d log objects %s; %s of objects,"
                             + " %s logical",
-                    bytes(plan.snapshot().size()),
+                    Machine.bytes(plan.snapshot().size()),
                     plan.snapshot().size() / (double) snapshotLogical,
-                    bytes(snapshotLogical),
+                    Machine.bytes(snapshotLogical),
                     plan.logs().size(),
-                    bytes(plan.bytes() - plan.snapshot().size()),
-                    bytes(plan.bytes()),
-                    bytes(logical));
+                    Machine.bytes(plan.bytes() - plan.snapshot().size()),
+                    Machine.bytes(plan.bytes()),
+                    Machine.bytes(logical));
             result.put("keys", keys);
             result.put("valueBytes", valueBytes);
             result.put("logicalSnapshotBytes", snapshotLogical);
@@ -570,11 +569,11 @@ public final class ReplicationBench {
             GuardedStore dest, int parallelism, long logical, long objectBytes, Digest source, Path jfr)
             throws IOException, java.text.ParseException {
         Path to = scratch.resolve("restored-" + parallelism);
-        deleteTree(to);
+        BenchDir.delete(to);
         long[] marks = new long[2]; // snapshot loaded, every object applied
         GuardedStore.Metrics m0 = dest.metrics();
-        long cpu0 = processCpuNanos();
-        long[] machine0 = machineCpu();
+        long cpu0 = Machine.processCpuNanos();
+        long[] machine0 = Machine.cpu();
         Recording rec = null;
         if (jfr != null) {
             rec = new Recording(Configuration.getConfiguration("profile"));
@@ -596,8 +595,8 @@ public final class ReplicationBench {
             }
         }
         long t1 = System.nanoTime();
-        long cpu1 = processCpuNanos();
-        long[] machine1 = machineCpu();
+        long cpu1 = Machine.processCpuNanos();
+        long[] machine1 = Machine.cpu();
         GuardedStore.Metrics m1 = dest.metrics();
         double secs = (t1 - t0) / 1e9;
         boolean same = source.equals(r.digest());
@@ -618,7 +617,7 @@ public final class ReplicationBench {
                 secs - loadSecs,
                 same ? "equals the source's" : "DIFFERS: " + r.digest() + " vs " + source,
                 (cpu1 - cpu0) / (double) (t1 - t0),
-                busyCores(machine0, machine1),
+                Machine.busyCores(machine0, machine1),
                 m1.requests(GuardedStore.Request.GET) - m0.requests(GuardedStore.Request.GET));
         Map<String, Object> run = new LinkedHashMap<>();
         run.put("parallelism", parallelism);
@@ -631,9 +630,9 @@ public final class ReplicationBench {
         run.put("digestMatches", same);
         run.put("revision", r.digest().revision());
         run.put("jvmCpuCores", (cpu1 - cpu0) / (double) (t1 - t0));
-        run.put("machineBusyCores", busyCores(machine0, machine1));
+        run.put("machineBusyCores", Machine.busyCores(machine0, machine1));
         run.put("gets", m1.requests(GuardedStore.Request.GET) - m0.requests(GuardedStore.Request.GET));
-        deleteTree(to);
+        BenchDir.delete(to);
         return run;
     }
 
@@ -643,49 +642,6 @@ public final class ReplicationBench {
 
     // ---- helpers
 
-    private static List<Integer> ints(String csv) {
-        return Arrays.stream(csv.split(","))
-                .map(String::trim)
-                .filter(s -> !s.isEmpty())
-                .map(Integer::parseInt)
-                .toList();
-    }
-
-    private static Map<String, Object> percentiles(LatencyHistogram h) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("count", h.count());
-        m.put("p50", h.percentile(0.5) / 1e6);
-        m.put("p90", h.percentile(0.9) / 1e6);
-        m.put("p99", h.percentile(0.99) / 1e6);
-        m.put("p999", h.percentile(0.999) / 1e6);
-        m.put("max", h.max() / 1e6);
-        m.put("mean", h.mean() / 1e6);
-        return m;
-    }
-
-    private static long processCpuNanos() {
-        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
-                .getProcessCpuTime();
-    }
-
-    /** Busy and total jiffies of the whole machine, from the first line of /proc/stat. */
-    private static long[] machineCpu() throws IOException {
-        String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
-        long total = 0;
-        for (int i = 1; i < f.length && i <= 8; i++) total += Long.parseLong(f[i]); // user..steal
-        long idle = Long.parseLong(f[4]) + Long.parseLong(f[5]); // idle + iowait
-        return new long[] {total - idle, total};
-    }
-
-    private static double busyCores(long[] a, long[] b) {
-        double share = (b[0] - a[0]) / (double) Math.max(1, b[1] - a[1]);
-        return share * Runtime.getRuntime().availableProcessors();
-    }
-
-    private static String loadavg() throws IOException {
-        return Files.readString(Path.of("/proc/loadavg")).trim();
-    }
-
     private void line(String format, Object... args) {
         String s = String.format(Locale.ROOT, format, args);
         System.out.println(s);
@@ -694,17 +650,5 @@ public final class ReplicationBench {
 
     private static String millis(long nanos) {
         return String.format(Locale.ROOT, "%.1f ms", nanos / 1e6);
-    }
-
-    private static String bytes(long b) {
-        if (Math.abs(b) >= 10L << 20) return String.format(Locale.ROOT, "%.1f MiB", b / 1048576.0);
-        return String.format(Locale.ROOT, "%.1f KiB", b / 1024.0);
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) return;
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-        }
     }
 }
