@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
@@ -316,12 +315,11 @@ class GuardedStoreTest {
     }
 
     /** A real store whose conditional writes succeed, then report a retryable fault (the answer got lost). */
-    static final class LostAnswerStore implements ObjectStore {
-        final ObjectStore inner;
+    static final class LostAnswerStore extends ForwardingStore {
         final AtomicInteger loseNext = new AtomicInteger();
 
         LostAnswerStore(ObjectStore inner) {
-            this.inner = inner;
+            super(inner);
         }
 
         private boolean lose(boolean result, String op, String name) {
@@ -339,61 +337,6 @@ class GuardedStoreTest {
         @Override
         public boolean putIfMatch(String name, byte[] data, String etag) {
             return lose(inner.putIfMatch(name, data, etag), "putIfMatch", name);
-        }
-
-        @Override
-        public void put(String name, byte[] data) {
-            inner.put(name, data);
-        }
-
-        @Override
-        public void put(String name, Path file) {
-            inner.put(name, file);
-        }
-
-        @Override
-        public Optional<byte[]> get(String name) {
-            return inner.get(name);
-        }
-
-        @Override
-        public java.io.InputStream open(String name) {
-            return inner.open(name);
-        }
-
-        @Override
-        public byte[] read(String name, long offset, int length) {
-            return inner.read(name, offset, length);
-        }
-
-        @Override
-        public List<ObjectInfo> list(String prefix) {
-            return inner.list(prefix);
-        }
-
-        @Override
-        public void delete(java.util.Collection<String> names) {
-            inner.delete(names);
-        }
-
-        @Override
-        public Optional<Versioned> getVersioned(String name) {
-            return inner.getVersioned(name);
-        }
-
-        @Override
-        public boolean conditionalWrites() {
-            return inner.conditionalWrites();
-        }
-
-        @Override
-        public String url() {
-            return inner.url();
-        }
-
-        @Override
-        public void close() {
-            inner.close();
         }
     }
 }

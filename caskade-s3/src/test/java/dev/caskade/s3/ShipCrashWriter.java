@@ -17,9 +17,6 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Collection;
-import java.util.List;
-import java.util.Optional;
 import java.util.SplittableRandom;
 
 /**
@@ -173,7 +170,11 @@ final class ShipCrashWriter {
     }
 
     /** Announces on stdout each upload of a log object or snapshot, before it starts and after it ended. */
-    private record Announcing(ObjectStore inner) implements ObjectStore {
+    private static final class Announcing extends ForwardingStore {
+        Announcing(ObjectStore inner) {
+            super(inner);
+        }
+
         @Override
         public void put(String name, byte[] data) {
             boolean announce = name.endsWith(".seg");
@@ -187,66 +188,6 @@ final class ShipCrashWriter {
             line("PUT " + name + " " + file.toFile().length());
             inner.put(name, file);
             line("PUT-DONE " + name);
-        }
-
-        @Override
-        public Optional<byte[]> get(String name) {
-            return inner.get(name);
-        }
-
-        @Override
-        public InputStream open(String name) {
-            return inner.open(name);
-        }
-
-        @Override
-        public byte[] read(String name, long offset, int length) {
-            return inner.read(name, offset, length);
-        }
-
-        @Override
-        public List<ObjectInfo> list(String prefix) {
-            return inner.list(prefix);
-        }
-
-        @Override
-        public Optional<ObjectInfo> stat(String name) {
-            return inner.stat(name);
-        }
-
-        @Override
-        public void delete(Collection<String> names) {
-            inner.delete(names);
-        }
-
-        @Override
-        public Optional<Versioned> getVersioned(String name) {
-            return inner.getVersioned(name);
-        }
-
-        @Override
-        public boolean putIfAbsent(String name, byte[] data) {
-            return inner.putIfAbsent(name, data);
-        }
-
-        @Override
-        public boolean putIfMatch(String name, byte[] data, String etag) {
-            return inner.putIfMatch(name, data, etag);
-        }
-
-        @Override
-        public boolean conditionalWrites() {
-            return inner.conditionalWrites();
-        }
-
-        @Override
-        public String url() {
-            return inner.url();
-        }
-
-        @Override
-        public void close() {
-            inner.close();
         }
     }
 
