@@ -37,6 +37,15 @@ final class Machine {
         return Files.readString(Path.of("/proc/loadavg")).trim();
     }
 
+    /** Records when the run started, the machine (cores, JDK, heap) and its load, in a run's JSON. */
+    static void describe(java.util.Map<String, Object> json) throws IOException {
+        json.put("startedUtc", java.time.Instant.now().toString());
+        json.put("cpus", Runtime.getRuntime().availableProcessors());
+        json.put("java", System.getProperty("java.vm.version"));
+        json.put("maxHeapBytes", Runtime.getRuntime().maxMemory());
+        json.put("loadBefore", loadavg());
+    }
+
     /** "1,2,4" as a list of ints. */
     static List<Integer> ints(String csv) {
         return Arrays.stream(csv.split(","))

@@ -110,11 +110,7 @@ public final class ReplicationBench {
                 "# Replication to S3 (S3Proxy in this JVM on 127.0.0.1), %s; %d cpus; %s",
                 Instant.now(), Runtime.getRuntime().availableProcessors(), System.getProperty("java.vm.version"));
         line("# load before: %s", Machine.loadavg());
-        json.put("startedUtc", Instant.now().toString());
-        json.put("cpus", Runtime.getRuntime().availableProcessors());
-        json.put("java", System.getProperty("java.vm.version"));
-        json.put("maxHeapBytes", Runtime.getRuntime().maxMemory());
-        json.put("loadBefore", Machine.loadavg());
+        Machine.describe(json);
         Map<String, Object> settings = new LinkedHashMap<>();
         settings.put("parts", parts);
         settings.put("rate", rate);
