@@ -22,8 +22,11 @@ public final class Batch {
 
     record Delete(byte[] key) implements Op {}
 
-    /** Key {@code key} must be at {@code revision} (0 = absent) when the batch commits. */
-    record Expect(byte[] key, long revision) {}
+    /**
+     * A precondition: key {@code key} must be at {@code revision} (0 = absent) when the batch commits. Public for
+     * {@link Upstream}, which checks it at a follower's primary.
+     */
+    public record Expect(byte[] key, long revision) {}
 
     private final List<Op> ops = new ArrayList<>();
     private final List<Expect> expects = new ArrayList<>();

@@ -535,6 +535,8 @@ public final class Caskade implements AutoCloseable {
     }
 
     private long commit(List<Op> ops, List<Batch.Expect> expects, Mode mode, boolean wait) {
+        Upstream upstream = options.upstream();
+        if (upstream != null) return forward(upstream, ops, expects, mode);
         checkReadOnly();
         int bytes = 0;
         for (Op op : ops) {
@@ -568,6 +570,30 @@ public final class Caskade implements AutoCloseable {
         }
         if (sync && wait) log.awaitDurable(lsn);
         return rev;
+    }
+
+    /**
+     * A follower's write: decided at the primary, which answers once the commit is applied here. Limits are checked
+     * here first, so that a write the primary would refuse fails without a round trip.
+     */
+    private long forward(Upstream upstream, List<Op> ops, List<Batch.Expect> expects, Mode mode) {
+        checkOpen();
+        List<Change> changes = new ArrayList<>(ops.size());
+        for (Op op : ops) {
+            checkLimits(op.key(), op.value());
+            ChangeType type = op.type() == EntryCodec.PUT ? ChangeType.PUT : ChangeType.DELETE;
+            changes.add(new Change(type, op.key(), op.value(), op.expiresAt()));
+        }
+        long rev = upstream.commit(changes, expects);
+        if (rev > 0 || mode != Mode.WRITE || expects.isEmpty()) return rev;
+        // a precondition failed at the primary: name one that fails here too, if this copy has seen why
+        long now = options.clock().millis();
+        Batch.Expect first = expects.get(0);
+        for (Batch.Expect e : expects) {
+            long actual = liveRevision(e.key(), now);
+            if (actual != e.revision()) throw new ConflictException(e.key(), e.revision(), actual);
+        }
+        throw new ConflictException(first.key(), first.revision(), liveRevision(first.key(), now));
     }
 
     /** Deletes of keys that are absent (or already expired) change nothing and are not written. */

@@ -27,6 +27,9 @@ import java.util.Objects;
  * @param clock the time source for timestamps and TTLs (tests inject their own)
  * @param pinBytes the most data-segment bytes that file pins ({@link Pin}) may keep merge from compacting; past
  *     it merge ignores the oldest file pins (default 1 GiB)
+ * @param upstream where writes go instead of this store's own log: set for a follower, whose store only the
+ *     primary's change feed writes ({@link Caskade#apply}); null (the default) for a store that takes its own
+ *     writes
  */
 public record CaskadeOptions(
         Durability durability,
@@ -43,7 +46,8 @@ public record CaskadeOptions(
         int watchBuffer,
         boolean repairing,
         Clock clock,
-        long pinBytes) {
+        long pinBytes,
+        Upstream upstream) {
 
     /** Validates every field; a bad value fails with a message that names it. */
     public CaskadeOptions {
@@ -96,7 +100,8 @@ public record CaskadeOptions(
                 10_000,
                 false,
                 Clock.systemUTC(),
-                1L << 30);
+                1L << 30,
+                null);
     }
 
     /** The defaults, with {@link #repairing()} set: damaged entries are skipped and reported. */
@@ -121,7 +126,8 @@ public record CaskadeOptions(
                 watchBuffer,
                 repairing,
                 clock,
-                pinBytes);
+                pinBytes,
+                upstream);
     }
 
     /** A copy with another segment size. */
@@ -141,7 +147,8 @@ public record CaskadeOptions(
                 watchBuffer,
                 repairing,
                 clock,
-                pinBytes);
+                pinBytes,
+                upstream);
     }
 
     /** A copy with other key and value limits. */
@@ -161,7 +168,8 @@ public record CaskadeOptions(
                 watchBuffer,
                 repairing,
                 clock,
-                pinBytes);
+                pinBytes,
+                upstream);
     }
 
     /** A copy with another history retention. */
@@ -181,7 +189,8 @@ public record CaskadeOptions(
                 watchBuffer,
                 repairing,
                 clock,
-                pinBytes);
+                pinBytes,
+                upstream);
     }
 
     /** A copy with other merge triggers. */
@@ -201,7 +210,8 @@ public record CaskadeOptions(
                 watchBuffer,
                 repairing,
                 clock,
-                pinBytes);
+                pinBytes,
+                upstream);
     }
 
     /** A copy with another reaper interval; {@link Duration#ZERO} turns background reaping off. */
@@ -221,7 +231,8 @@ public record CaskadeOptions(
                 watchBuffer,
                 repairing,
                 clock,
-                pinBytes);
+                pinBytes,
+                upstream);
     }
 
     /** A copy with another watch buffer size. */
@@ -241,7 +252,8 @@ public record CaskadeOptions(
                 events,
                 repairing,
                 clock,
-                pinBytes);
+                pinBytes,
+                upstream);
     }
 
     /** A copy with repair on or off. */
@@ -261,7 +273,8 @@ public record CaskadeOptions(
                 watchBuffer,
                 on,
                 clock,
-                pinBytes);
+                pinBytes,
+                upstream);
     }
 
     /** A copy with another clock. */
@@ -281,7 +294,8 @@ public record CaskadeOptions(
                 watchBuffer,
                 repairing,
                 c,
-                pinBytes);
+                pinBytes,
+                upstream);
     }
 
     /**
@@ -304,6 +318,31 @@ public record CaskadeOptions(
                 watchBuffer,
                 repairing,
                 clock,
-                bytes);
+                bytes,
+                upstream);
+    }
+
+    /**
+     * A copy whose writes go to {@code value} (a follower's primary) instead of its own log; null: its own log.
+     * The store's own log then changes only through {@link Caskade#apply}.
+     */
+    public CaskadeOptions withUpstream(Upstream value) {
+        return new CaskadeOptions(
+                durability,
+                segmentBytes,
+                maxKeyBytes,
+                maxValueBytes,
+                historyAge,
+                historyBytes,
+                mergeFragmentation,
+                mergeDeadBytes,
+                mergeBytesPerSecond,
+                mergeCheckInterval,
+                reapInterval,
+                watchBuffer,
+                repairing,
+                clock,
+                pinBytes,
+                value);
     }
 }
