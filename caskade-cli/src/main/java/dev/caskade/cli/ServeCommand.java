@@ -1,9 +1,14 @@
 package dev.caskade.cli;
 
 import dev.caskade.Durability;
+import dev.caskade.client.CaskadeClient;
+import dev.caskade.client.ClientOptions;
+import dev.caskade.client.ReplicaOptions;
 import dev.caskade.server.ReplicationConfig;
 import dev.caskade.server.Server;
 import dev.caskade.server.ServerConfig;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -100,6 +105,28 @@ final class ServeCommand extends StoreCommand {
                     + " MiB or GiB (default: 1GiB; env CASKADE_PIN_BUDGET).")
     Long pinBudget;
 
+    @Option(
+            names = "--follow",
+            paramLabel = "URL",
+            description = "Run as a follower of the server at URL (http[s]://[user:password@]host:port): serve reads,"
+                    + " scans, watches and digests from a live local copy in --data (DIR/store), and forward writes"
+                    + " to that server, answering once they are applied here (env CASKADE_FOLLOW; a token for it in"
+                    + " CASKADE_FOLLOW_TOKEN).")
+    String follow;
+
+    @Option(
+            names = "--prefix",
+            paramLabel = "P",
+            description = "With --follow: copy only the keys under P; writes of other keys are refused (env"
+                    + " CASKADE_FOLLOW_PREFIX).")
+    String prefix;
+
+    @Option(
+            names = "--read-only",
+            description = "With --follow: refuse writes (READONLY over RESP, 403 over HTTP) instead of forwarding"
+                    + " them (env CASKADE_READ_ONLY).")
+    Boolean readOnly;
+
     @Mixin
     ShipFlags ship;
 
@@ -156,26 +183,90 @@ final class ServeCommand extends StoreCommand {
         } catch (IllegalArgumentException e) {
             return fail(Main.USAGE, e.getMessage());
         }
-        Server server = Server.start(options);
+        String followUrl = follow != null ? follow : blankToNull(environment.get("CASKADE_FOLLOW"));
+        String followPrefix = prefix != null ? prefix : environment.getOrDefault("CASKADE_FOLLOW_PREFIX", "");
+        boolean followReadOnly =
+                readOnly != null ? readOnly : "true".equalsIgnoreCase(environment.get("CASKADE_READ_ONLY"));
+        if (followUrl == null) {
+            if (prefix != null || readOnly != null) return fail(Main.USAGE, "--prefix and --read-only need --follow");
+            return serve(Server.start(options), options, null);
+        }
+        if (options.replication().restoreIfEmpty() != null)
+            return fail(Main.USAGE, "--restore-if-empty does not apply with --follow: the primary fills the copy");
+        CaskadeClient client;
+        try {
+            client = followClient(followUrl);
+        } catch (IllegalArgumentException e) {
+            return fail(Main.USAGE, e.getMessage());
+        }
+        Follower follower = Follower.start(
+                options, client, followPrefix, ReplicaOptions.defaults().withReadOnly(followReadOnly), err());
+        return serve(follower, options, follower);
+    }
+
+    /** The client of the primary: credentials from the URL's user info or CASKADE_FOLLOW_TOKEN. */
+    private CaskadeClient followClient(String url) {
+        URI uri;
+        try {
+            uri = new URI(url);
+        } catch (URISyntaxException e) {
+            throw new IllegalArgumentException("--follow: not a URL: " + url);
+        }
+        if (!"http".equals(uri.getScheme()) && !"https".equals(uri.getScheme()) || uri.getHost() == null)
+            throw new IllegalArgumentException("--follow needs http://host:port or https://host:port: " + url);
+        // requests must fail well before a client of this follower gives up on it
+        ClientOptions o = ClientOptions.defaults().withRequestTimeout(java.time.Duration.ofSeconds(10));
+        String token = blankToNull(environment.get("CASKADE_FOLLOW_TOKEN"));
+        if (uri.getRawUserInfo() != null) {
+            String[] up = uri.getUserInfo().split(":", 2);
+            if (up.length != 2) throw new IllegalArgumentException("--follow: user info must be user:password");
+            o = o.withUser(up[0], up[1]);
+        } else if (token != null) {
+            o = o.withToken(token);
+        }
+        URI base = URI.create(uri.getScheme() + "://" + uri.getHost() + (uri.getPort() < 0 ? "" : ":" + uri.getPort()));
+        return CaskadeClient.connect(base, o);
+    }
+
+    private static String blankToNull(String s) {
+        return s == null || s.isBlank() ? null : s;
+    }
+
+    private int serve(AutoCloseable running, Server.Options options, Follower follower) throws Exception {
         // SIGTERM and SIGINT: stop accepting, finish in-flight commits, fsync, release the lock
         Thread hook = new Thread(
                 () -> {
-                    server.close();
+                    try {
+                        running.close();
+                    } catch (Exception e) {
+                        err().println("caskade: error while stopping: " + e);
+                    }
                     stopped.countDown();
                 },
                 "caskade-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         int users = options.users().list().size();
         int destinations = options.replication().destinations().size();
+        int respBound = follower != null ? follower.respPort() : ((Server) running).respPort();
+        int httpBound = follower != null ? follower.httpPort() : ((Server) running).httpPort();
         out().printf(
-                        "caskade serving %s: redis %s:%d, http %s://%s:%d (durability %s, %s%s%s, pid %d)%n",
+                        "caskade %s %s: redis %s:%d, http %s://%s:%d (%s, %s%s%s, pid %d)%n",
+                        follower == null
+                                ? "serving"
+                                : "following " + follower.replica().server() + " into",
                         options.data(),
                         options.bind(),
-                        server.respPort(),
+                        respBound,
                         options.tls() == null ? "http" : "https",
                         options.bind(),
-                        server.httpPort(),
-                        options.durability(),
+                        httpBound,
+                        follower == null
+                                ? "durability " + options.durability()
+                                : (follower.status().readOnly() ? "read-only" : "writes forwarded")
+                                        + (follower.replica().prefix().isEmpty()
+                                                ? ""
+                                                : ", prefix "
+                                                        + follower.replica().prefix()),
                         users == 0 ? "no users" : users == 1 ? "1 user" : users + " users",
                         options.tls() == null ? "" : ", TLS",
                         destinations == 0
@@ -191,7 +282,7 @@ final class ServeCommand extends StoreCommand {
         } catch (IllegalStateException shuttingDown) {
             // the hook is closing the server
         }
-        server.close();
+        running.close();
         return Main.OK;
     }
 

@@ -174,7 +174,7 @@ public final class CaskadeClient implements AutoCloseable {
             g.writeArrayPropertyStart("compare");
             for (Txn.Compare c : txn.compares()) {
                 g.writeStartObject();
-                g.writeStringProperty("key", new String(c.key(), StandardCharsets.UTF_8));
+                Json.bytes(g, "key", c.key());
                 g.writeNumberProperty("revision", c.revision());
                 g.writeEndObject();
             }
@@ -197,13 +197,18 @@ public final class CaskadeClient implements AutoCloseable {
             switch (op) {
                 case Txn.Put p -> {
                     g.writeStringProperty("op", "put");
-                    g.writeStringProperty("key", new String(p.key(), StandardCharsets.UTF_8));
+                    Json.bytes(g, "key", p.key());
                     Json.bytes(g, "value", p.value());
-                    if (p.ttl() != null) g.writeNumberProperty("ttl", seconds(p.ttl()));
+                    if (p.ttl() != null
+                            && p.ttl().toMillisPart() == 0
+                            && p.ttl().getNano() == 0)
+                        g.writeNumberProperty("ttl", p.ttl().toSeconds());
+                    else if (p.ttl() != null)
+                        g.writeNumberProperty("ttl_ms", Math.max(1, p.ttl().toMillis()));
                 }
                 case Txn.Delete d -> {
                     g.writeStringProperty("op", "delete");
-                    g.writeStringProperty("key", new String(d.key(), StandardCharsets.UTF_8));
+                    Json.bytes(g, "key", d.key());
                 }
             }
             g.writeEndObject();

@@ -1,11 +1,17 @@
 package dev.caskade.client;
 
+import dev.caskade.Batch;
 import dev.caskade.Caskade;
 import dev.caskade.CaskadeOptions;
+import dev.caskade.Change;
+import dev.caskade.ChangeType;
 import dev.caskade.Digest;
 import dev.caskade.Durability;
 import dev.caskade.Entry;
+import dev.caskade.LimitException;
 import dev.caskade.Loader;
+import dev.caskade.ReadOnlyException;
+import dev.caskade.UnavailableException;
 import dev.caskade.WatchEvent;
 import io.github.resilience4j.circuitbreaker.CallNotPermittedException;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
@@ -19,6 +25,7 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
@@ -59,6 +66,12 @@ public final class LocalReplica implements AutoCloseable {
     public interface Listener {
         /** One commit was applied locally. */
         void commit(WatchEvent.Commit commit);
+
+        /**
+         * A fresh snapshot at {@code revision} is loaded and about to replace the current {@link #store() store},
+         * which closes right after this returns: whoever serves that store stops using it here.
+         */
+        default void beforeReset(long revision) {}
 
         /** The whole copy was replaced by a fresh snapshot at {@code revision} (the first load, or after compaction). */
         default void reset(long revision) {}
@@ -108,6 +121,7 @@ public final class LocalReplica implements AutoCloseable {
     private final Path dir;
     private final ReplicaOptions options;
     private final CircuitBreaker breaker;
+    private final CircuitBreaker writes;
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
     private final Object revisionLock = new Object();
     private final Object wake = new Object();
@@ -116,6 +130,9 @@ public final class LocalReplica implements AutoCloseable {
     private final Thread thread;
     private volatile Caskade db;
     private volatile boolean closed;
+    /** The server's history no longer reaches this copy: the next stream brings a fresh snapshot. */
+    private volatile boolean reloading;
+
     private volatile RemoteWatch watch;
     private volatile String state;
     private volatile String lastError;
@@ -139,6 +156,17 @@ public final class LocalReplica implements AutoCloseable {
                         .failureRateThreshold(options.failureRatePercent())
                         .waitDurationInOpenState(options.openWait())
                         .permittedNumberOfCallsInHalfOpenState(options.halfOpenProbes())
+                        .build());
+        this.writes = CircuitBreaker.of(
+                "replica writes " + dir,
+                CircuitBreakerConfig.custom()
+                        .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
+                        .slidingWindowSize(options.window())
+                        .minimumNumberOfCalls(options.minimumCalls())
+                        .failureRateThreshold(options.failureRatePercent())
+                        .waitDurationInOpenState(options.openWait())
+                        .permittedNumberOfCallsInHalfOpenState(options.halfOpenProbes())
+                        .recordExceptions(UnavailableException.class)
                         .build());
         breaker.getEventPublisher().onStateTransition(e -> {
             switch (e.getStateTransition().getToState()) {
@@ -164,7 +192,7 @@ public final class LocalReplica implements AutoCloseable {
             throw new UncheckedIOException("cannot prepare replica directory " + dir + ": " + e.getMessage(), e);
         }
         Path store = dir.resolve("store");
-        if (Files.isDirectory(store)) db = Caskade.open(store, storeOptions());
+        if (Files.isDirectory(store)) db = Caskade.open(store, storeOptions().withUpstream(this::forward));
         this.state = db == null ? "bootstrapping" : "connecting";
         this.refreshedAtNanos = System.nanoTime() - options.revisionRefresh().toNanos(); // ask as soon as live
         this.thread = Thread.ofVirtual().name("caskade-replica").unstarted(this::run);
@@ -202,6 +230,25 @@ public final class LocalReplica implements AutoCloseable {
     static CaskadeOptions storeOptions() {
         // the server is the source of truth: what a crash loses here is fetched again from the store's revision
         return CaskadeOptions.defaults().withDurability(Durability.NONE).withReapInterval(Duration.ZERO);
+    }
+
+    /**
+     * The local store itself, to serve it (a follower server does): reads are local, and its writes are forwarded to
+     * the server, answering once the replica has applied them ({@link ReplicaOptions#readOnly()}: refused). Null
+     * before the first snapshot; a fresh snapshot replaces it (see {@link Listener#beforeReset}).
+     */
+    public Caskade store() {
+        return db;
+    }
+
+    /** The server this replica follows. */
+    public String server() {
+        return client.base();
+    }
+
+    /** The prefix it copies ("" for everything). */
+    public String prefix() {
+        return new String(prefix, StandardCharsets.UTF_8);
     }
 
     public Optional<Entry> get(String key) {
@@ -273,7 +320,16 @@ public final class LocalReplica implements AutoCloseable {
                 lastAppliedAt);
     }
 
+    /** The circuit breaker around the writes the {@link #store() store} forwards to the server. */
+    public Breaker writeBreaker() {
+        return state(writes);
+    }
+
     private Breaker breakerState() {
+        return state(breaker);
+    }
+
+    private static Breaker state(CircuitBreaker breaker) {
         return switch (breaker.getState()) {
             case OPEN, FORCED_OPEN -> Breaker.OPEN;
             case HALF_OPEN -> Breaker.HALF_OPEN;
@@ -290,7 +346,7 @@ public final class LocalReplica implements AutoCloseable {
             Loader loader = null;
             try {
                 Caskade d = db;
-                boolean snapshot = d == null;
+                boolean snapshot = d == null || reloading;
                 long from = snapshot ? 0 : d.revision();
                 try {
                     w = breaker.executeSupplier(() -> client.watch(prefix, from, snapshot, events::add));
@@ -393,6 +449,81 @@ public final class LocalReplica implements AutoCloseable {
         }
     }
 
+    /**
+     * A write to the {@link #store() store}: decided by the server (one transaction), then awaited here, so that a
+     * read of the store right after sees it. The write's circuit breaker makes a server that is down fail writes at
+     * once instead of holding every caller for a timeout.
+     */
+    private long forward(List<Change> changes, List<Batch.Expect> expects) {
+        if (options.readOnly())
+            throw new ReadOnlyException("read-only replica of " + client.base() + ": writes go to the server itself");
+        for (Change c : changes) requireUnderPrefix(c.key());
+        for (Batch.Expect e : expects) requireUnderPrefix(e.key());
+        long rev;
+        try {
+            rev = writes.executeSupplier(() -> send(changes, expects));
+        } catch (CallNotPermittedException open) {
+            throw new UnavailableException("cannot write through to " + client.base()
+                    + ": its circuit breaker is open after repeated failures; nothing was written");
+        }
+        if (rev == 0) return 0;
+        boolean onlyDeletes = changes.stream().allMatch(c -> c.type() != ChangeType.PUT);
+        long deadline = System.nanoTime() + options.writeTimeout().toNanos();
+        try {
+            synchronized (revisionLock) {
+                // a batch of deletes of absent keys commits nothing: its revision may never come down a prefix's stream
+                while (revision() < rev && !(onlyDeletes && allAbsent(changes))) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0 || closed)
+                        throw new UnavailableException("written on " + client.base() + " as revision " + rev
+                                + ", but not applied here within " + options.writeTimeout() + " (replica " + state
+                                + " at revision " + revision() + ")");
+                    TimeUnit.NANOSECONDS.timedWait(revisionLock, left);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new UnavailableException("interrupted while waiting for revision " + rev + " to arrive", e);
+        }
+        return rev;
+    }
+
+    private long send(List<Change> changes, List<Batch.Expect> expects) {
+        try {
+            if (expects.isEmpty() && changes.size() == 1 && changes.get(0).type() != ChangeType.PUT)
+                return client.delete(changes.get(0).key());
+            Txn txn = Txn.create();
+            for (Batch.Expect e : expects) txn.compare(e.key(), e.revision());
+            List<Txn.Op> ops = new ArrayList<>(changes.size());
+            long now = System.currentTimeMillis();
+            for (Change c : changes) {
+                if (c.type() != ChangeType.PUT) ops.add(Txn.delete(c.key()));
+                else if (c.expiresAt() == 0) ops.add(Txn.put(c.key(), c.value()));
+                else ops.add(Txn.put(c.key(), c.value(), Duration.ofMillis(Math.max(1, c.expiresAt() - now))));
+            }
+            TxnResult r = client.txn(txn.success(ops.toArray(Txn.Op[]::new)));
+            return r.succeeded() ? r.revision() : 0;
+        } catch (ClientException e) {
+            if (e.status() == 0 || e.status() >= 500)
+                throw new UnavailableException("cannot write through to " + client.base() + ": " + e.getMessage(), e);
+            // the server refused the write itself (limits, access): the caller's error, not the server's health
+            String why = "refused by " + client.base() + ": " + (e.error() != null ? e.error() : e.getMessage());
+            if (e.status() == 413) throw new LimitException(why);
+            throw new IllegalArgumentException(why, e);
+        }
+    }
+
+    private boolean allAbsent(List<Change> changes) {
+        for (Change c : changes) if (get(c.key()).isPresent()) return false;
+        return true;
+    }
+
+    private void requireUnderPrefix(byte[] key) {
+        if (!Arrays.equals(key, 0, Math.min(prefix.length, key.length), prefix, 0, prefix.length))
+            throw new IllegalArgumentException("key " + new String(key, StandardCharsets.UTF_8)
+                    + " is outside the prefix this replica copies (" + prefix() + ")");
+    }
+
     private static void close(RemoteWatch w, Loader loader) {
         if (w != null) w.close();
         if (loader != null) loader.close();
@@ -420,12 +551,12 @@ public final class LocalReplica implements AutoCloseable {
         });
     }
 
-    /** Drops the local copy so that the next stream starts with a snapshot. */
+    /**
+     * Makes the next stream start with a snapshot. The stale copy keeps answering reads while the snapshot loads
+     * beside it, and is swapped out only when the fresh one is complete ({@link #swapIn}).
+     */
     private void reload() {
-        Caskade d = db;
-        db = null;
-        if (d != null) d.close();
-        deleteTree(dir.resolve("store"));
+        reloading = true;
     }
 
     private void apply(WatchEvent.Commit c) {
@@ -441,6 +572,7 @@ public final class LocalReplica implements AutoCloseable {
 
     private void swapIn(long revision) throws IOException {
         Caskade old = db;
+        if (old != null) for (Listener l : listeners) l.beforeReset(revision);
         db = null;
         if (old != null) old.close();
         Path store = dir.resolve("store");
@@ -449,7 +581,8 @@ public final class LocalReplica implements AutoCloseable {
         if (Files.exists(store)) Files.move(store, gone, StandardCopyOption.ATOMIC_MOVE);
         Files.move(dir.resolve("store.new"), store, StandardCopyOption.ATOMIC_MOVE);
         deleteTree(gone);
-        db = Caskade.open(store, storeOptions());
+        db = Caskade.open(store, storeOptions().withUpstream(this::forward));
+        reloading = false;
         snapshots++;
         lastAppliedAt = Instant.now();
         for (Listener l : listeners) l.reset(revision);

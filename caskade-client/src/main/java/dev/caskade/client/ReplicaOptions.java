@@ -25,6 +25,10 @@ import java.util.Objects;
  *     long is taken for dead: closed and opened again
  * @param revisionRefresh while live, at most this often the server's revision is asked for ({@code GET /v1/status}),
  *     so that {@link LocalReplica.Status#lagRevisions()} also sees commits the stream does not carry
+ * @param readOnly writes to the replica's {@link LocalReplica#store() store} are refused ({@link
+ *     dev.caskade.ReadOnlyException}) instead of forwarded to the server
+ * @param writeTimeout how long a write forwarded to the server may take, including the wait until the replica has
+ *     applied it (past it: {@link dev.caskade.UnavailableException})
  */
 public record ReplicaOptions(
         Duration backoffInitial,
@@ -35,7 +39,9 @@ public record ReplicaOptions(
         Duration openWait,
         int halfOpenProbes,
         Duration idleTimeout,
-        Duration revisionRefresh) {
+        Duration revisionRefresh,
+        boolean readOnly,
+        Duration writeTimeout) {
 
     public ReplicaOptions {
         positive(backoffInitial, "backoffInitial");
@@ -52,11 +58,13 @@ public record ReplicaOptions(
         if (halfOpenProbes < 1) throw new IllegalArgumentException("halfOpenProbes must be >= 1: " + halfOpenProbes);
         positive(idleTimeout, "idleTimeout");
         positive(revisionRefresh, "revisionRefresh");
+        positive(writeTimeout, "writeTimeout");
     }
 
     /**
      * Backoff 100 ms to 5 s; breaker over the last 10 openings, opening at 50 % failed (at least 5), open 10 s, 1
-     * probe; idle timeout 45 s (three missed keep-alives); the server's revision refreshed at most every 5 s.
+     * probe; idle timeout 45 s (three missed keep-alives); the server's revision refreshed at most every 5 s; writes
+     * forwarded, within 10 s.
      */
     public static ReplicaOptions defaults() {
         return new ReplicaOptions(
@@ -68,7 +76,9 @@ public record ReplicaOptions(
                 Duration.ofSeconds(10),
                 1,
                 Duration.ofSeconds(45),
-                Duration.ofSeconds(5));
+                Duration.ofSeconds(5),
+                false,
+                Duration.ofSeconds(10));
     }
 
     public ReplicaOptions withBackoff(Duration initial, Duration max) {
@@ -81,7 +91,9 @@ public record ReplicaOptions(
                 openWait,
                 halfOpenProbes,
                 idleTimeout,
-                revisionRefresh);
+                revisionRefresh,
+                readOnly,
+                writeTimeout);
     }
 
     public ReplicaOptions withBreaker(
@@ -95,7 +107,9 @@ public record ReplicaOptions(
                 openWait,
                 halfOpenProbes,
                 idleTimeout,
-                revisionRefresh);
+                revisionRefresh,
+                readOnly,
+                writeTimeout);
     }
 
     public ReplicaOptions withIdleTimeout(Duration value) {
@@ -108,7 +122,9 @@ public record ReplicaOptions(
                 openWait,
                 halfOpenProbes,
                 value,
-                revisionRefresh);
+                revisionRefresh,
+                readOnly,
+                writeTimeout);
     }
 
     public ReplicaOptions withRevisionRefresh(Duration value) {
@@ -121,6 +137,39 @@ public record ReplicaOptions(
                 openWait,
                 halfOpenProbes,
                 idleTimeout,
+                value,
+                readOnly,
+                writeTimeout);
+    }
+
+    /** A copy whose store refuses writes ({@code true}) or forwards them to the server ({@code false}). */
+    public ReplicaOptions withReadOnly(boolean value) {
+        return new ReplicaOptions(
+                backoffInitial,
+                backoffMax,
+                window,
+                failureRatePercent,
+                minimumCalls,
+                openWait,
+                halfOpenProbes,
+                idleTimeout,
+                revisionRefresh,
+                value,
+                writeTimeout);
+    }
+
+    public ReplicaOptions withWriteTimeout(Duration value) {
+        return new ReplicaOptions(
+                backoffInitial,
+                backoffMax,
+                window,
+                failureRatePercent,
+                minimumCalls,
+                openWait,
+                halfOpenProbes,
+                idleTimeout,
+                revisionRefresh,
+                readOnly,
                 value);
     }
 

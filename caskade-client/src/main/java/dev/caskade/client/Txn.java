@@ -3,7 +3,6 @@ package dev.caskade.client;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 
@@ -16,8 +15,8 @@ import java.util.Objects;
  *             .failure(Txn.put("log/miss", "1"));
  * }</pre>
  *
- * <p>The HTTP API takes the keys of a transaction as JSON strings, so they must be valid UTF-8 (values may be any
- * bytes). Not thread-safe: build it on one thread.
+ * <p>Keys and values may be any bytes (those that are not UTF-8 travel as base64). Not thread-safe: build it on one
+ * thread.
  */
 public final class Txn {
 
@@ -29,27 +28,28 @@ public final class Txn {
     /**
      * Puts {@code value} under {@code key}.
      *
-     * @param ttl time to live in whole seconds, or null
+     * @param ttl time to live (whole milliseconds, at least 1), or null
      */
     public record Put(byte[] key, byte[] value, Duration ttl) implements Op {
         public Put {
-            key = utf8Key(key);
+            key = checkedKey(key);
             value = Objects.requireNonNull(value, "value").clone();
-            if (ttl != null) CaskadeClient.seconds(ttl);
+            if (ttl != null && (ttl.toMillis() < 1 || ttl.toNanos() % 1_000_000 != 0))
+                throw new IllegalArgumentException("a TTL must be a positive whole number of milliseconds: " + ttl);
         }
     }
 
     /** Deletes {@code key} (nothing happens if it is absent). */
     public record Delete(byte[] key) implements Op {
         public Delete {
-            key = utf8Key(key);
+            key = checkedKey(key);
         }
     }
 
     /** A key's revision must equal {@code revision} (0: the key must be absent). */
     public record Compare(byte[] key, long revision) {
         public Compare {
-            key = utf8Key(key);
+            key = checkedKey(key);
             if (revision < 0) throw new IllegalArgumentException("a compare revision must not be negative");
         }
     }
@@ -126,12 +126,9 @@ public final class Txn {
         return Objects.requireNonNull(s).getBytes(StandardCharsets.UTF_8);
     }
 
-    private static byte[] utf8Key(byte[] key) {
+    private static byte[] checkedKey(byte[] key) {
         Objects.requireNonNull(key, "key");
         if (key.length == 0) throw new IllegalArgumentException("empty key");
-        if (Json.utf8OrNull(key) == null)
-            throw new IllegalArgumentException(
-                    "a transaction's keys must be UTF-8 (the HTTP API takes them as text): " + Arrays.toString(key));
         return key.clone();
     }
 }

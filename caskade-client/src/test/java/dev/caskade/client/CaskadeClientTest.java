@@ -156,9 +156,19 @@ class CaskadeClientTest {
         assertThat(server.db.get("stock")).isPresent();
         assertThat(server.db.get("log").orElseThrow().valueString()).isEqualTo("missed");
 
-        assertThatThrownBy(() -> Txn.delete(new byte[] {(byte) 0xff}))
+        // keys that are not UTF-8 travel as base64, and a TTL in milliseconds as ttl_ms
+        byte[] binary = {(byte) 0xff, 0, 'k'};
+        TxnResult bytes = client.txn(Txn.create()
+                .compare(binary, 0)
+                .success(Txn.put(binary, new byte[] {1}, Duration.ofMillis(90_500)), Txn.delete("log")));
+        assertThat(bytes.succeeded()).isTrue();
+        Entry b = server.db.get(binary).orElseThrow();
+        assertThat(b.value()).containsExactly(1);
+        assertThat(b.expiresAt() - System.currentTimeMillis()).isBetween(80_000L, 90_500L);
+        assertThat(server.db.get("log")).isEmpty();
+        assertThatThrownBy(() -> Txn.put("k", "v", Duration.ofNanos(1)))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("UTF-8");
+                .hasMessageContaining("milliseconds");
     }
 
     @Test

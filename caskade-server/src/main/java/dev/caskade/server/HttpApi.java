@@ -7,8 +7,10 @@ import dev.caskade.CorruptionException;
 import dev.caskade.Digest;
 import dev.caskade.Entry;
 import dev.caskade.LimitException;
+import dev.caskade.ReadOnlyException;
 import dev.caskade.Snapshot;
 import dev.caskade.Stats;
+import dev.caskade.UnavailableException;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -46,6 +48,7 @@ final class HttpApi {
     private final Users users;
     private volatile boolean ready = true;
     private volatile Replication replication;
+    private volatile java.util.function.Supplier<FollowStatus> follow;
 
     HttpApi(Caskade db, Metrics metrics, Users users) {
         this.db = db;
@@ -55,6 +58,11 @@ final class HttpApi {
 
     Metrics metrics() {
         return metrics;
+    }
+
+    /** A follower's view of its primary, for /v1/status. */
+    void follow(java.util.function.Supplier<FollowStatus> value) {
+        follow = value;
     }
 
     /** Adds the destinations to /v1/status and, with max-replica-lag, to the readiness check. */
@@ -82,6 +90,10 @@ final class HttpApi {
             return error(HttpResponseStatus.valueOf(e.status()), e.getMessage());
         } catch (LimitException e) {
             return error(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, e.getMessage());
+        } catch (ReadOnlyException e) {
+            return error(HttpResponseStatus.FORBIDDEN, e.getMessage());
+        } catch (UnavailableException e) {
+            return error(HttpResponseStatus.SERVICE_UNAVAILABLE, e.getMessage());
         } catch (ConflictException e) {
             return error(HttpResponseStatus.PRECONDITION_FAILED, e.getMessage());
         } catch (CorruptionException e) {
@@ -89,6 +101,9 @@ final class HttpApi {
             return error(HttpResponseStatus.INTERNAL_SERVER_ERROR, e.getMessage());
         } catch (JacksonException e) {
             return error(HttpResponseStatus.BAD_REQUEST, "bad JSON: " + e.getOriginalMessage());
+        } catch (IllegalArgumentException e) {
+            // bad input found below the request's own checks, e.g. a follower's key outside its prefix
+            return error(HttpResponseStatus.BAD_REQUEST, e.getMessage());
         } catch (IllegalStateException e) {
             // the store is closed or refuses writes: the server is going away
             return error(HttpResponseStatus.SERVICE_UNAVAILABLE, e.getMessage());
@@ -305,24 +320,24 @@ final class HttpApi {
         if (txn == null) throw HttpFailure.badRequest("the body must be a JSON object");
         List<HttpJson.Compare> compares = orEmpty(txn.compare());
         for (HttpJson.Compare c : compares) {
-            if (c == null || c.key() == null) throw HttpFailure.badRequest("compare needs a key");
+            if (c == null) throw HttpFailure.badRequest("compare needs a key");
+            key(c.key(), c.keyBase64(), "compare");
             if (c.revision() < 0) throw HttpFailure.badRequest("compare revision must not be negative");
         }
         addOps(Batch.create(), txn.success()); // validate both branches before deciding
         addOps(Batch.create(), txn.failure());
         // both branches, whichever runs: the answer must not depend on what the compares found
-        for (HttpJson.Compare c : compares) require(user, Access.READ, c.key().getBytes(StandardCharsets.UTF_8));
-        for (HttpJson.Op op : orEmpty(txn.success()))
-            require(user, Access.WRITE, op.key().getBytes(StandardCharsets.UTF_8));
-        for (HttpJson.Op op : orEmpty(txn.failure()))
-            require(user, Access.WRITE, op.key().getBytes(StandardCharsets.UTF_8));
+        for (HttpJson.Compare c : compares) require(user, Access.READ, key(c.key(), c.keyBase64(), "compare"));
+        for (HttpJson.Op op : orEmpty(txn.success())) require(user, Access.WRITE, key(op.key(), op.keyBase64(), "op"));
+        for (HttpJson.Op op : orEmpty(txn.failure())) require(user, Access.WRITE, key(op.key(), op.keyBase64(), "op"));
         for (int attempt = 0; attempt < MAX_TXN_ATTEMPTS; attempt++) {
             Batch batch = Batch.create();
             boolean succeeded = true;
             for (HttpJson.Compare c : compares) {
-                long current = db.get(c.key()).map(Entry::revision).orElse(0L);
+                byte[] key = key(c.key(), c.keyBase64(), "compare");
+                long current = db.get(key).map(Entry::revision).orElse(0L);
                 succeeded &= current == c.revision();
-                batch.expect(c.key(), current);
+                batch.expect(key, current);
             }
             addOps(batch, succeeded ? txn.success() : txn.failure());
             try {
@@ -336,21 +351,43 @@ final class HttpApi {
 
     private static void addOps(Batch batch, List<HttpJson.Op> ops) {
         for (HttpJson.Op op : orEmpty(ops)) {
-            if (op == null || op.key() == null || op.op() == null)
-                throw HttpFailure.badRequest("an op needs \"op\" and \"key\"");
-            byte[] key = op.key().getBytes(StandardCharsets.UTF_8);
+            if (op == null || op.op() == null) throw HttpFailure.badRequest("an op needs \"op\" and \"key\"");
+            byte[] key = key(op.key(), op.keyBase64(), "op");
             switch (op.op()) {
                 case "put" -> {
                     byte[] value = value(op);
-                    if (op.ttl() == null) batch.put(key, value);
-                    else if (op.ttl() > 0 && op.ttl() <= MAX_TTL_SECONDS)
+                    if (op.ttl() != null && op.ttlMs() != null)
+                        throw HttpFailure.badRequest("give ttl or ttl_ms, not both");
+                    if (op.ttl() != null) {
+                        if (op.ttl() <= 0 || op.ttl() > MAX_TTL_SECONDS)
+                            throw HttpFailure.badRequest("ttl must be in [1, " + MAX_TTL_SECONDS + "]");
                         batch.put(key, value, Duration.ofSeconds(op.ttl()));
-                    else throw HttpFailure.badRequest("ttl must be in [1, " + MAX_TTL_SECONDS + "]");
+                    } else if (op.ttlMs() != null) {
+                        if (op.ttlMs() <= 0 || op.ttlMs() / 1000 > MAX_TTL_SECONDS)
+                            throw HttpFailure.badRequest("ttl_ms must be in [1, " + MAX_TTL_SECONDS * 1000 + "]");
+                        batch.put(key, value, Duration.ofMillis(op.ttlMs()));
+                    } else {
+                        batch.put(key, value);
+                    }
                 }
                 case "delete" -> batch.delete(key);
                 default -> throw HttpFailure.badRequest("unknown op: " + op.op());
             }
         }
+    }
+
+    /** A txn key given as UTF-8 text or, for any bytes, as base64. */
+    private static byte[] key(String text, String base64, String where) {
+        if (text != null && base64 != null) throw HttpFailure.badRequest(where + ": give key or key_base64, not both");
+        if (base64 != null) {
+            try {
+                return Base64.getDecoder().decode(base64);
+            } catch (IllegalArgumentException e) {
+                throw HttpFailure.badRequest(where + ": bad key_base64");
+            }
+        }
+        if (text == null) throw HttpFailure.badRequest(where + " needs a key");
+        return text.getBytes(StandardCharsets.UTF_8);
     }
 
     private static byte[] value(HttpJson.Op op) {
@@ -414,12 +451,13 @@ final class HttpApi {
 
     private HttpReply status() {
         Stats s = db.stats();
+        java.util.function.Supplier<FollowStatus> f = follow;
         return json(
                 HttpResponseStatus.OK,
                 new HttpJson.Status(
                         s.revision(),
                         s.keys(),
-                        "primary",
+                        f == null ? "primary" : "follower",
                         s.diskBytes(),
                         s.liveBytes(),
                         s.deadBytes(),
@@ -429,7 +467,8 @@ final class HttpApi {
                         s.watches(),
                         s.snapshots(),
                         s.merges(),
-                        replication == null ? List.of() : replication.statuses()));
+                        replication == null ? List.of() : replication.statuses(),
+                        f == null ? null : f.get()));
     }
 
     private HttpReply readiness() {

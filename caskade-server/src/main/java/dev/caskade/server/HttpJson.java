@@ -103,16 +103,24 @@ final class HttpJson {
         }
     }
 
-    /** A comparison of {@code POST /v1/txn}: the key's revision must equal {@code revision} (0: absent). */
-    record Compare(String key, long revision) {}
+    /**
+     * A comparison of {@code POST /v1/txn}: the key's revision must equal {@code revision} (0: absent). A key that is
+     * not UTF-8 goes in {@code key_base64}.
+     */
+    record Compare(String key, @JsonProperty("key_base64") String keyBase64, long revision) {}
 
-    /** An operation of {@code POST /v1/txn}. */
+    /**
+     * An operation of {@code POST /v1/txn}. A key or value that is not UTF-8 goes in {@code key_base64} or {@code
+     * value_base64}; a time-to-live in whole seconds in {@code ttl}, or in milliseconds in {@code ttl_ms}.
+     */
     record Op(
             String op,
             String key,
+            @JsonProperty("key_base64") String keyBase64,
             String value,
             @JsonProperty("value_base64") String valueBase64,
-            Long ttl) {}
+            Long ttl,
+            @JsonProperty("ttl_ms") Long ttlMs) {}
 
     /** The body of {@code POST /v1/txn}. */
     record Txn(List<Compare> compare, List<Op> success, List<Op> failure) {}
@@ -137,7 +145,8 @@ final class HttpJson {
             int watches,
             int snapshots,
             long merges,
-            List<Replication.ReplicaStatus> replication) {}
+            List<Replication.ReplicaStatus> replication,
+            @JsonInclude(JsonInclude.Include.NON_NULL) FollowStatus follow) {}
 
     /** A health answer. */
     record Health(String status) {}

@@ -141,6 +141,11 @@ public final class HttpServer implements AutoCloseable {
         return api.metrics();
     }
 
+    /** Reports a follower's view of its primary in /v1/status. */
+    void follow(java.util.function.Supplier<FollowStatus> status) {
+        api.follow(status);
+    }
+
     /** Reports on {@code replication}'s destinations in /v1/status, /metrics and /readyz. */
     void attach(Replication replication) {
         api.attach(replication);

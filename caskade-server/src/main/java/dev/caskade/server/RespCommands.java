@@ -14,8 +14,10 @@ import dev.caskade.Caskade;
 import dev.caskade.CaskadeException;
 import dev.caskade.ConflictException;
 import dev.caskade.Entry;
+import dev.caskade.ReadOnlyException;
 import dev.caskade.Snapshot;
 import dev.caskade.Stats;
+import dev.caskade.UnavailableException;
 import java.math.BigDecimal;
 import java.nio.ByteBuffer;
 import java.time.Clock;
@@ -202,6 +204,10 @@ final class RespCommands {
                 }
                 default -> dispatch(s, name, args, null);
             };
+        } catch (ReadOnlyException e) {
+            return err("READONLY You can't write against a read only replica. " + e.getMessage());
+        } catch (UnavailableException e) {
+            return err("MASTERDOWN " + e.getMessage());
         } catch (IllegalArgumentException | CaskadeException e) {
             return err("ERR " + e.getMessage());
         }
@@ -927,7 +933,7 @@ final class RespCommands {
                 bulk("proto"), integer(protocol.version()),
                 bulk("id"), integer(s.id),
                 bulk("mode"), bulk("standalone"),
-                bulk("role"), bulk("master"),
+                bulk("role"), bulk(server.follow() == null ? "master" : "replica"),
                 bulk("modules"), RespReply.array(List.of())));
     }
 
@@ -968,6 +974,13 @@ final class RespCommands {
 
     private List<User> configured() {
         return users.isEmpty() ? List.of(User.OPEN) : users.list();
+    }
+
+    /** Commands that may write (EXEC commits what MULTI queued): on a follower they wait for its primary. */
+    static boolean mayWrite(byte[] name) {
+        String n = new String(name, UTF_8).toLowerCase(Locale.ROOT);
+        Spec spec = SPECS.get(n);
+        return n.equals("exec") || spec != null && spec.flags().contains("write");
     }
 
     /** Commands that check a password: they run off the event loop, as PBKDF2 takes a while. */
@@ -1325,7 +1338,11 @@ final class RespCommands {
                         + "\r\ncaskade_pins_dropped:" + st.pinsDropped()
                         + "\r\n");
         Replication replication = server.replication();
-        sections.put("replication", replication == null ? "role:master\r\nconnected_slaves:0\r\n" : replication.info());
+        FollowStatus follow = server.follow();
+        String shipping =
+                replication == null ? "" : replication.info().replace("role:master\r\nconnected_slaves:0\r\n", "");
+        sections.put(
+                "replication", (follow == null ? "role:master\r\nconnected_slaves:0\r\n" : follow.info()) + shipping);
         sections.put("keyspace", st.keys() == 0 ? "" : "db0:keys=" + st.keys() + ",expires=0,avg_ttl=0\r\n");
         StringBuilder sb = new StringBuilder();
         sections.forEach((name, body) -> {

@@ -50,6 +50,8 @@ final class RespHandler extends ChannelInboundHandlerAdapter implements ReplyGat
 
     /** Where a password check (PBKDF2, ~0.1 s) runs; null when there are no users. */
     private final Executor logins;
+    /** A follower's store: its writes wait for the primary, so they run like logins, off the event loop. */
+    private final boolean forwarding;
     /** A login is running off the loop: commands that arrive meanwhile wait here, in order. */
     private final ArrayDeque<List<byte[]>> waiting = new ArrayDeque<>();
 
@@ -71,6 +73,7 @@ final class RespHandler extends ChannelInboundHandlerAdapter implements ReplyGat
         this.commands = commands;
         this.db = db;
         this.logins = logins;
+        this.forwarding = db.options().upstream() != null;
     }
 
     @Override
@@ -109,7 +112,7 @@ final class RespHandler extends ChannelInboundHandlerAdapter implements ReplyGat
     }
 
     private void dispatch(ChannelHandlerContext ctx, List<byte[]> args) {
-        if (logins != null && RespCommands.logsIn(args.get(0))) {
+        if (logins != null && (RespCommands.logsIn(args.get(0)) || forwarding && RespCommands.mayWrite(args.get(0)))) {
             login(ctx, args);
         } else if (!held.isEmpty() && RespCommands.writesOwnReplies(args.get(0))) {
             // its confirmations go straight to the socket: they must not overtake replies still held

@@ -82,6 +82,7 @@ public final class RespServer implements AutoCloseable {
     private volatile Caskade db;
     private RespCommands commands;
     private volatile Replication replication;
+    private volatile java.util.function.Supplier<FollowStatus> follow;
 
     private RespServer(RespOptions options, Users users, SslContext tls) {
         this.options = options;
@@ -129,7 +130,9 @@ public final class RespServer implements AutoCloseable {
     private void bind(Caskade db) throws InterruptedException {
         this.db = db;
         commands = new RespCommands(db, this, users);
-        if (!users.isEmpty()) loginThreads = Executors.newVirtualThreadPerTaskExecutor();
+        // logins (slow on purpose) and a follower's writes (a round trip to its primary) run off the event loops
+        if (!users.isEmpty() || db.options().upstream() != null)
+            loginThreads = Executors.newVirtualThreadPerTaskExecutor();
         Class<? extends ServerChannel> type =
                 Epoll.isAvailable() ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
         ServerBootstrap bootstrap = new ServerBootstrap()
@@ -305,6 +308,16 @@ public final class RespServer implements AutoCloseable {
 
     long startedAt() {
         return startedAt;
+    }
+
+    /** A follower's view of its primary, for INFO replication and HELLO; null on a primary. */
+    FollowStatus follow() {
+        java.util.function.Supplier<FollowStatus> f = follow;
+        return f == null ? null : f.get();
+    }
+
+    void follow(java.util.function.Supplier<FollowStatus> value) {
+        follow = value;
     }
 
     /** The server's shippers, for INFO replication; null when it ships nowhere. */

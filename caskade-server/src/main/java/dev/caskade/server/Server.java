@@ -28,6 +28,9 @@ public final class Server implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Server.class);
     private final Options options;
     private final Caskade db;
+    /** False for a follower's copy, which its replica opened and closes. */
+    private final boolean owned;
+
     private final RespServer resp;
     private final HttpServer http;
     private final Replication replication;
@@ -113,9 +116,16 @@ public final class Server implements AutoCloseable {
     }
 
     private Server(
-            Options options, Caskade db, RespServer resp, HttpServer http, Replication replication, Path serveFile) {
+            Options options,
+            Caskade db,
+            boolean owned,
+            RespServer resp,
+            HttpServer http,
+            Replication replication,
+            Path serveFile) {
         this.options = options;
         this.db = db;
+        this.owned = owned;
         this.resp = resp;
         this.http = http;
         this.replication = replication;
@@ -152,6 +162,30 @@ public final class Server implements AutoCloseable {
             destinations.forEach(GuardedStore::close);
             throw e;
         }
+        return serve(options, db, true, null, destinations);
+    }
+
+    /**
+     * Serves {@code db}, a follower's copy of its primary, which the caller opened and keeps (it is not closed with
+     * the server): its writes go to the primary (see {@link dev.caskade.Upstream}), and {@code follow} says how the
+     * copy is doing, in {@code /v1/status} and {@code INFO replication}. Replication and users work as in {@link
+     * #start}; {@code restoreIfEmpty} does not apply (the primary fills the copy).
+     */
+    public static Server follow(Options options, Caskade db, java.util.function.Supplier<FollowStatus> follow) {
+        Objects.requireNonNull(db, "db");
+        Objects.requireNonNull(follow, "follow");
+        String refusal = refusal(options);
+        if (refusal != null) throw new IllegalArgumentException(refusal);
+        if (options.tls() != null) options.tls().context();
+        return serve(options, db, false, follow, Replication.open(options.replication()));
+    }
+
+    private static Server serve(
+            Options options,
+            Caskade db,
+            boolean owned,
+            java.util.function.Supplier<FollowStatus> follow,
+            List<GuardedStore> destinations) {
         Replication replication = null;
         RespServer resp = null;
         HttpServer http = null;
@@ -168,19 +202,23 @@ public final class Server implements AutoCloseable {
                     options.users(),
                     options.tls());
             http.metrics().bind(resp);
+            if (follow != null) {
+                resp.follow(follow);
+                http.follow(follow);
+            }
             if (replication != null) {
                 resp.attach(replication);
                 http.attach(replication);
             }
             Path serveFile = options.data().resolve("serve.json");
             writeServeFile(serveFile, options, resp.port(), http.port());
-            return new Server(options, db, resp, http, replication, serveFile);
+            return new Server(options, db, owned, resp, http, replication, serveFile);
         } catch (RuntimeException | Error e) {
             if (http != null) http.close();
             if (resp != null) resp.close();
             if (replication != null) replication.close();
             else destinations.forEach(GuardedStore::close);
-            db.close();
+            if (owned) db.close();
             throw e;
         }
     }
@@ -257,7 +295,7 @@ public final class Server implements AutoCloseable {
                     // after the last replies, before the store closes: one last sync of every destination
                     if (replication != null) replication.close();
                 } finally {
-                    db.close();
+                    if (owned) db.close();
                     try {
                         Files.deleteIfExists(serveFile);
                     } catch (IOException ignored) {
