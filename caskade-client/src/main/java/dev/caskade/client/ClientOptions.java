@@ -56,37 +56,44 @@ public record ClientOptions(
      * writes.
      */
     public static ClientOptions defaults() {
-        return new ClientOptions(null, null, null, null, Duration.ofSeconds(10), Duration.ofSeconds(60), 1000, false, false);
+        return new ClientOptions(
+                null, null, null, null, Duration.ofSeconds(10), Duration.ofSeconds(60), 1000, false, false);
     }
 
     /** A copy that authenticates with this bearer token (and no user). */
     public ClientOptions withToken(String value) {
-        return new ClientOptions(value, null, null, sslContext, connectTimeout, requestTimeout, pageSize, offlineWrites, localEcho);
+        return new ClientOptions(
+                value, null, null, sslContext, connectTimeout, requestTimeout, pageSize, offlineWrites, localEcho);
     }
 
     /** A copy that authenticates with this user and password (Basic, and no token). */
     public ClientOptions withUser(String name, String secret) {
-        return new ClientOptions(null, name, secret, sslContext, connectTimeout, requestTimeout, pageSize, offlineWrites, localEcho);
+        return new ClientOptions(
+                null, name, secret, sslContext, connectTimeout, requestTimeout, pageSize, offlineWrites, localEcho);
     }
 
     /** A copy with this TLS context (null: the JDK's default). */
     public ClientOptions withSslContext(SSLContext value) {
-        return new ClientOptions(token, user, password, value, connectTimeout, requestTimeout, pageSize, offlineWrites, localEcho);
+        return new ClientOptions(
+                token, user, password, value, connectTimeout, requestTimeout, pageSize, offlineWrites, localEcho);
     }
 
     /** A copy with another connect timeout. */
     public ClientOptions withConnectTimeout(Duration value) {
-        return new ClientOptions(token, user, password, sslContext, value, requestTimeout, pageSize, offlineWrites, localEcho);
+        return new ClientOptions(
+                token, user, password, sslContext, value, requestTimeout, pageSize, offlineWrites, localEcho);
     }
 
     /** A copy with another request timeout. */
     public ClientOptions withRequestTimeout(Duration value) {
-        return new ClientOptions(token, user, password, sslContext, connectTimeout, value, pageSize, offlineWrites, localEcho);
+        return new ClientOptions(
+                token, user, password, sslContext, connectTimeout, value, pageSize, offlineWrites, localEcho);
     }
 
     /** A copy that scans this many keys per request. */
     public ClientOptions withPageSize(int value) {
-        return new ClientOptions(token, user, password, sslContext, connectTimeout, requestTimeout, value, offlineWrites, localEcho);
+        return new ClientOptions(
+                token, user, password, sslContext, connectTimeout, requestTimeout, value, offlineWrites, localEcho);
     }
 
     /** A copy whose replicas queue their writes in a durable outbox (off: they send directly; localEcho goes too). */

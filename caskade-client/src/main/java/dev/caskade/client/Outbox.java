@@ -51,7 +51,8 @@ final class Outbox implements AutoCloseable {
         this.file = dir.resolve("outbox");
         this.ackFile = dir.resolve("outbox.ack");
         this.replicaId = replicaId(dir);
-        this.channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        this.channel =
+                FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
         FileLock l;
         try {
             l = channel.tryLock();

@@ -59,8 +59,7 @@ final class ReplicaWrites implements AutoCloseable {
     private volatile boolean closed;
     private volatile String lastError;
 
-    ReplicaWrites(
-            CaskadeClient client, byte[] prefix, Path dir, ReplicaOptions options, LongSupplier appliedRevision) {
+    ReplicaWrites(CaskadeClient client, byte[] prefix, Path dir, ReplicaOptions options, LongSupplier appliedRevision) {
         this.client = client;
         this.prefix = prefix;
         this.dir = dir;
@@ -290,7 +289,8 @@ final class ReplicaWrites implements AutoCloseable {
             if (!closed) {
                 try {
                     // +-50 % jitter, so that replicas that lost the same server do not all come back at once
-                    wake.wait(Math.max(1, backoff / 2 + ThreadLocalRandom.current().nextLong(backoff + 1)));
+                    wake.wait(Math.max(
+                            1, backoff / 2 + ThreadLocalRandom.current().nextLong(backoff + 1)));
                 } catch (InterruptedException ie) {
                     Thread.currentThread().interrupt();
                 }

@@ -65,7 +65,9 @@ class OfflineWritesTest {
             assertThat(e.revision()).as("write %d is commit %d", i + 1, i + 1).isEqualTo(i + 1);
         }
         Entry first = server.db.get(prefix + 0).orElseThrow();
-        assertThat(first.valueString()).as("the compare-and-set found the first put").isEqualTo("cas");
+        assertThat(first.valueString())
+                .as("the compare-and-set found the first put")
+                .isEqualTo("cas");
         assertThat(first.revision()).isEqualTo(count + 1);
         assertThat(server.db.revision()).as("one commit per write, none twice").isEqualTo(count + 1);
     }
@@ -76,7 +78,9 @@ class OfflineWritesTest {
         Path dir = tmp.resolve("replica");
         int count = 20;
         try (Child child = Child.start("http://127.0.0.1:" + port, dir, "o/", count, 0)) {
-            assertThat(child.awaitLine("DONE")).as("queued; stderr:\n%s", child.stderr()).isTrue();
+            assertThat(child.awaitLine("DONE"))
+                    .as("queued; stderr:\n%s", child.stderr())
+                    .isTrue();
             assertThat(child.kill()).isEqualTo(137);
         }
         try (LocalServer server = new LocalServer(tmp.resolve("server"), STORE, Users.NONE, port);
@@ -101,8 +105,11 @@ class OfflineWritesTest {
                 assertThat(child.process.exitValue()).isEqualTo(137);
                 assertThat(child.lines()).contains("DONE", "HALT 3");
             }
-            assertThat(server.db.revision()).as("three writes reached the server").isEqualTo(3);
-            assertThat(java.nio.ByteBuffer.wrap(Files.readAllBytes(dir.resolve("outbox.ack"))).getLong())
+            assertThat(server.db.revision())
+                    .as("three writes reached the server")
+                    .isEqualTo(3);
+            assertThat(java.nio.ByteBuffer.wrap(Files.readAllBytes(dir.resolve("outbox.ack")))
+                            .getLong())
                     .as("the third was sent but not acked")
                     .isEqualTo(2);
             try (CaskadeClient client = server.client(offline());
@@ -149,7 +156,9 @@ class OfflineWritesTest {
             long rev = replica.put("d/k", "1").join();
             assertThat(rev).isEqualTo(server.db.revision());
             assertThat(replica.compareAndSet("d/k", rev + 10, "2").join()).isZero();
-            assertThat(conflicts).singleElement().satisfies(x -> assertThat(x.actualRevision()).isEqualTo(rev));
+            assertThat(conflicts)
+                    .singleElement()
+                    .satisfies(x -> assertThat(x.actualRevision()).isEqualTo(rev));
             assertThat(replica.status().pendingWrites()).isZero();
             assertThat(Files.exists(tmp.resolve("direct").resolve("outbox"))).isFalse();
         }
@@ -191,14 +200,16 @@ class OfflineWritesTest {
             outside = replica.put("x/out", "o");
             assertThat(replica.get("e/a").orElseThrow())
                     .satisfies(e -> assertThat(e.valueString()).isEqualTo("new"))
-                    .satisfies(e -> assertThat(e.revision()).as("not committed yet").isZero());
+                    .satisfies(e ->
+                            assertThat(e.revision()).as("not committed yet").isZero());
             assertThat(replica.get("e/b")).as("a queued delete hides the key").isEmpty();
             assertThat(replica.get("e/c").orElseThrow().expiresAt()).isPositive();
             try (Stream<Entry> s = replica.scan("e/")) {
-                assertThat(s.map(e -> e.keyString() + "=" + e.valueString()))
-                        .containsExactly("e/a=new", "e/c=added");
+                assertThat(s.map(e -> e.keyString() + "=" + e.valueString())).containsExactly("e/a=new", "e/c=added");
             }
-            assertThat(replica.revision()).as("the store's revision stays the server's").isEqualTo(bootstrapped);
+            assertThat(replica.revision())
+                    .as("the store's revision stays the server's")
+                    .isEqualTo(bootstrapped);
             assertThat(replica.status().pendingWrites()).isEqualTo(4);
             assertThat(put).isNotDone();
 
@@ -211,7 +222,9 @@ class OfflineWritesTest {
             assertThat(a.revision()).as("now the server's commit").isEqualTo(put.join());
             assertThat(replica.get("e/b")).isEmpty();
             assertThat(replica.get("e/c").orElseThrow().revision()).isEqualTo(added.join());
-            assertThat(replica.get("x/out")).as("outside the prefix: shown only until the server answered").isEmpty();
+            assertThat(replica.get("x/out"))
+                    .as("outside the prefix: shown only until the server answered")
+                    .isEmpty();
             assertThat(server.db.get("x/out").orElseThrow().valueString()).isEqualTo("o");
             assertThat(replica.status().pendingWrites()).isZero();
             assertThat(server.db.revision()).isEqualTo(bootstrapped + 4);
@@ -275,7 +288,8 @@ class OfflineWritesTest {
             String java = ProcessHandle.current()
                     .info()
                     .command()
-                    .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+                    .orElse(Path.of(System.getProperty("java.home"), "bin", "java")
+                            .toString());
             String cp = System.getProperty("surefire.test.class.path");
             if (cp == null || cp.isBlank()) cp = System.getProperty("java.class.path");
             Files.createDirectories(dir.getParent());

@@ -82,7 +82,8 @@ final class HttpApi {
             String key = writes(call) ? HttpIdempotency.key(call) : null;
             if (key == null) return route(call, user);
             // a write's reply is final once it is remembered, errors included: answer() runs inside
-            return idempotency.run(user.name(), key, call, () -> (HttpReply.Full) answer(call, () -> route(call, user)));
+            return idempotency.run(user.name(), key, call, () ->
+                    (HttpReply.Full) answer(call, () -> route(call, user)));
         });
     }
 

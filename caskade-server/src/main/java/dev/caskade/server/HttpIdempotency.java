@@ -62,8 +62,8 @@ final class HttpIdempotency {
         for (int i = 0; i < key.length(); i++) {
             char c = key.charAt(i);
             if (c <= ' ' || c >= 0x7f)
-                throw HttpFailure.badRequest(HEADER + " must be printable ASCII without spaces (character "
-                        + (i + 1) + " is not)");
+                throw HttpFailure.badRequest(
+                        HEADER + " must be printable ASCII without spaces (character " + (i + 1) + " is not)");
         }
         return key;
     }
@@ -141,7 +141,9 @@ final class HttpIdempotency {
             throw new HttpFailure(503, "interrupted while waiting for the first request with this " + HEADER);
         } catch (ExecutionException e) {
             throw new HttpFailure(
-                    503, "the first request with this " + HEADER + " failed: " + e.getCause().getMessage());
+                    503,
+                    "the first request with this " + HEADER + " failed: "
+                            + e.getCause().getMessage());
         }
     }
 

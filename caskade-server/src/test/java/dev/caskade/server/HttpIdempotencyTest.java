@@ -156,7 +156,11 @@ class HttpIdempotencyTest {
         HttpIdempotency table = new HttpIdempotency(3, 10_000, now::get);
         AtomicInteger runs = new AtomicInteger();
         HttpCall call = new HttpCall(
-                HttpMethod.PUT, "/v1/kv/k", HttpQuery.parse(""), new DefaultHttpHeaders(), "v".getBytes(StandardCharsets.UTF_8));
+                HttpMethod.PUT,
+                "/v1/kv/k",
+                HttpQuery.parse(""),
+                new DefaultHttpHeaders(),
+                "v".getBytes(StandardCharsets.UTF_8));
         java.util.function.Function<String, HttpReply.Full> send = key -> table.run("u", key, call, () -> {
             runs.incrementAndGet();
             return new HttpReply.Full(HttpResponseStatus.OK, "application/json", new byte[0], Map.of());
