@@ -58,8 +58,8 @@ final class OfflineWritesChild {
                 }
                 replica.compareAndSet(prefix + 0, 1, "cas");
                 out.println("QUEUED cas");
-                queued.countDown();
                 out.println("DONE");
+                queued.countDown(); // only now may the halt hook end the process: DONE is printed
                 while (System.in.read() >= 0) {
                     // runs until the parent closes our stdin or kills us
                 }
