@@ -38,6 +38,7 @@ import tools.jackson.core.JsonGenerator;
 public final class CaskadeClient implements AutoCloseable {
     private static final String JSON = "application/json";
     private static final byte[] NONE = new byte[0];
+    private static final String IDEMPOTENCY_KEY = "Idempotency-Key";
 
     private final String base;
     private final ClientOptions options;
@@ -161,9 +162,46 @@ public final class CaskadeClient implements AutoCloseable {
     }
 
     private long write(String url, byte[] value, String[] condition) {
+        return write(url, value, condition, null);
+    }
+
+    private long write(String url, byte[] value, String[] condition, String idempotencyKey) {
         HttpRequest.Builder b = request(url).PUT(HttpRequest.BodyPublishers.ofByteArray(value));
         if (condition != null) b.header(condition[0], condition[1]);
+        if (idempotencyKey != null) b.header(IDEMPOTENCY_KEY, idempotencyKey);
         return Json.object(ok(send(b, url), url).body()).number("revision");
+    }
+
+    // ---- writes with an Idempotency-Key (the outbox; null: none): a repeat of a key is answered, not applied again
+
+    /** {@link #put(byte[], byte[], Duration)} ({@code ttl} null: none) sent with {@code Idempotency-Key}. */
+    long put(byte[] key, byte[] value, Duration ttl, String idempotencyKey) {
+        String url = ttl == null ? kv(key) : kv(key) + "?ttl=" + seconds(ttl);
+        return write(url, value, null, idempotencyKey);
+    }
+
+    /** {@link #delete(byte[])} sent with {@code Idempotency-Key}: the revision, 0 when the key was absent. */
+    long delete(byte[] key, String idempotencyKey) {
+        String url = kv(key);
+        HttpRequest.Builder b = request(url).DELETE();
+        if (idempotencyKey != null) b.header(IDEMPOTENCY_KEY, idempotencyKey);
+        HttpResponse<byte[]> r = send(b, url);
+        if (absent(r)) return 0;
+        return Json.object(ok(r, url).body()).number("revision");
+    }
+
+    /** {@link #compareAndSet(byte[], long, byte[])} sent with {@code Idempotency-Key}: the revision, 0 when lost. */
+    long compareAndSet(byte[] key, long expectedRevision, byte[] value, String idempotencyKey) {
+        if (expectedRevision < 0) throw new IllegalArgumentException("expectedRevision must not be negative");
+        String[] condition = expectedRevision == 0
+                ? new String[] {"If-None-Match", "*"}
+                : new String[] {"If-Match", etag(expectedRevision)};
+        try {
+            return write(kv(key), value, condition, idempotencyKey);
+        } catch (ClientException e) {
+            if (e.status() == 412) return 0;
+            throw e;
+        }
     }
 
     /** Runs {@code txn} as one atomic commit on the server. */

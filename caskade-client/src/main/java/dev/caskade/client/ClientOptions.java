@@ -15,6 +15,10 @@ import javax.net.ssl.SSLContext;
  * @param connectTimeout how long a TCP (and TLS) connect may take
  * @param requestTimeout how long a request may wait for its answer (for a watch: for the stream's head)
  * @param pageSize keys per request while {@link CaskadeClient#scan scanning} (the server allows 1 to 10,000)
+ * @param offlineWrites a {@link LocalReplica}'s writes go to a durable outbox in its directory first and are sent
+ *     from there, in order, each exactly once, also across restarts and while the server is unreachable
+ * @param localEcho with {@code offlineWrites}: a replica's reads show its queued writes at once, until the server's
+ *     commit of each is applied locally
  */
 public record ClientOptions(
         String token,
@@ -23,7 +27,9 @@ public record ClientOptions(
         SSLContext sslContext,
         Duration connectTimeout,
         Duration requestTimeout,
-        int pageSize) {
+        int pageSize,
+        boolean offlineWrites,
+        boolean localEcho) {
 
     public ClientOptions {
         Objects.requireNonNull(connectTimeout, "connectTimeout");
@@ -42,41 +48,64 @@ public record ClientOptions(
         positive(requestTimeout, "requestTimeout");
         if (pageSize < 1 || pageSize > 10_000)
             throw new IllegalArgumentException("pageSize must be in [1, 10000]: " + pageSize);
+        if (localEcho && !offlineWrites) throw new IllegalArgumentException("localEcho needs offlineWrites");
     }
 
-    /** No credentials, the default TLS context, 10 s to connect, 60 s per request, 1,000 keys per page. */
+    /**
+     * No credentials, the default TLS context, 10 s to connect, 60 s per request, 1,000 keys per page, no offline
+     * writes.
+     */
     public static ClientOptions defaults() {
-        return new ClientOptions(null, null, null, null, Duration.ofSeconds(10), Duration.ofSeconds(60), 1000);
+        return new ClientOptions(
+                null, null, null, null, Duration.ofSeconds(10), Duration.ofSeconds(60), 1000, false, false);
     }
 
     /** A copy that authenticates with this bearer token (and no user). */
     public ClientOptions withToken(String value) {
-        return new ClientOptions(value, null, null, sslContext, connectTimeout, requestTimeout, pageSize);
+        return new ClientOptions(
+                value, null, null, sslContext, connectTimeout, requestTimeout, pageSize, offlineWrites, localEcho);
     }
 
     /** A copy that authenticates with this user and password (Basic, and no token). */
     public ClientOptions withUser(String name, String secret) {
-        return new ClientOptions(null, name, secret, sslContext, connectTimeout, requestTimeout, pageSize);
+        return new ClientOptions(
+                null, name, secret, sslContext, connectTimeout, requestTimeout, pageSize, offlineWrites, localEcho);
     }
 
     /** A copy with this TLS context (null: the JDK's default). */
     public ClientOptions withSslContext(SSLContext value) {
-        return new ClientOptions(token, user, password, value, connectTimeout, requestTimeout, pageSize);
+        return new ClientOptions(
+                token, user, password, value, connectTimeout, requestTimeout, pageSize, offlineWrites, localEcho);
     }
 
     /** A copy with another connect timeout. */
     public ClientOptions withConnectTimeout(Duration value) {
-        return new ClientOptions(token, user, password, sslContext, value, requestTimeout, pageSize);
+        return new ClientOptions(
+                token, user, password, sslContext, value, requestTimeout, pageSize, offlineWrites, localEcho);
     }
 
     /** A copy with another request timeout. */
     public ClientOptions withRequestTimeout(Duration value) {
-        return new ClientOptions(token, user, password, sslContext, connectTimeout, value, pageSize);
+        return new ClientOptions(
+                token, user, password, sslContext, connectTimeout, value, pageSize, offlineWrites, localEcho);
     }
 
     /** A copy that scans this many keys per request. */
     public ClientOptions withPageSize(int value) {
-        return new ClientOptions(token, user, password, sslContext, connectTimeout, requestTimeout, value);
+        return new ClientOptions(
+                token, user, password, sslContext, connectTimeout, requestTimeout, value, offlineWrites, localEcho);
+    }
+
+    /** A copy whose replicas queue their writes in a durable outbox (off: they send directly; localEcho goes too). */
+    public ClientOptions withOfflineWrites(boolean value) {
+        return new ClientOptions(
+                token, user, password, sslContext, connectTimeout, requestTimeout, pageSize, value, value && localEcho);
+    }
+
+    /** A copy whose replicas show their queued writes at once (needs {@link #withOfflineWrites offline writes}). */
+    public ClientOptions withLocalEcho(boolean value) {
+        return new ClientOptions(
+                token, user, password, sslContext, connectTimeout, requestTimeout, pageSize, offlineWrites, value);
     }
 
     /** Never shows the token or the password: options end up in logs. */
@@ -85,7 +114,7 @@ public record ClientOptions(
         return "ClientOptions[auth=" + (token != null ? "token" : user != null ? "user " + user : "none")
                 + ", tls=" + (sslContext == null ? "default" : sslContext.getProtocol())
                 + ", connectTimeout=" + connectTimeout + ", requestTimeout=" + requestTimeout
-                + ", pageSize=" + pageSize + "]";
+                + ", pageSize=" + pageSize + ", offlineWrites=" + offlineWrites + ", localEcho=" + localEcho + "]";
     }
 
     private static boolean printable(String s) {

@@ -30,12 +30,14 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
@@ -104,6 +106,7 @@ public final class LocalReplica implements AutoCloseable {
      *     has not shown it, which includes commits outside the prefix (the stream never carries them): an upper bound
      *     that drops to 0 with the next commit under the prefix
      * @param lastAppliedAt when a commit or snapshot was last applied locally, or null
+     * @param pendingWrites writes in the outbox that the server has not answered yet (0 without offline writes)
      */
     public record Status(
             String state,
@@ -114,7 +117,8 @@ public final class LocalReplica implements AutoCloseable {
             Breaker breaker,
             long serverRevision,
             long lagRevisions,
-            Instant lastAppliedAt) {}
+            Instant lastAppliedAt,
+            long pendingWrites) {}
 
     private final CaskadeClient client;
     private final byte[] prefix;
@@ -141,6 +145,8 @@ public final class LocalReplica implements AutoCloseable {
     private volatile Instant lastAppliedAt;
     private volatile long probeAtNanos;
     private long refreshedAtNanos;
+    /** This replica's own writes: sent directly, or through the outbox (offline writes). */
+    private final ReplicaWrites writes;
 
     private LocalReplica(CaskadeClient client, byte[] prefix, Path dir, ReplicaOptions options) {
         this.client = Objects.requireNonNull(client, "client");
@@ -196,6 +202,16 @@ public final class LocalReplica implements AutoCloseable {
         this.state = db == null ? "bootstrapping" : "connecting";
         this.refreshedAtNanos = System.nanoTime() - options.revisionRefresh().toNanos(); // ask as soon as live
         this.thread = Thread.ofVirtual().name("caskade-replica").unstarted(this::run);
+        ReplicaWrites w;
+        try {
+            w = new ReplicaWrites(client, this.prefix, dir, options, this::revision);
+        } catch (RuntimeException e) {
+            if (db != null) db.close(); // the outbox is another process's: so is the store
+            throw e;
+        }
+        this.writes = w;
+        if (client.options().localEcho()) listeners.add(writes.settler());
+        writes.start();
     }
 
     /** Starts a replica of the keys under {@code prefix} in {@code dir} (which its store's lock makes exclusive). */
@@ -252,19 +268,24 @@ public final class LocalReplica implements AutoCloseable {
     }
 
     public Optional<Entry> get(String key) {
-        Caskade d = db;
-        return d == null ? Optional.empty() : d.get(key);
+        return get(key.getBytes(StandardCharsets.UTF_8));
     }
 
+    /** The local value; with {@link ClientOptions#localEcho()}, a queued write of the key (revision 0) instead. */
     public Optional<Entry> get(byte[] key) {
+        Optional<Entry> echoed = writes.echo(key);
+        if (echoed != null) return echoed;
         Caskade d = db;
         return d == null ? Optional.empty() : d.get(key);
     }
 
-    /** The local keys under {@code p}, in key order, consistent at one revision. Close the stream. */
+    /**
+     * The local keys under {@code p}, in key order, consistent at one revision (with {@link
+     * ClientOptions#localEcho()}, queued writes laid over them). Close the stream.
+     */
     public Stream<Entry> scan(String p) {
         Caskade d = db;
-        return d == null ? Stream.empty() : d.scan(p);
+        return writes.scan(p.getBytes(StandardCharsets.UTF_8), d == null ? Stream.empty() : d.scan(p));
     }
 
     /** The last revision applied locally (0 before the first snapshot). */
@@ -305,6 +326,64 @@ public final class LocalReplica implements AutoCloseable {
         return options;
     }
 
+    // ---- writes: sent directly, or with ClientOptions.offlineWrites through the durable outbox (ReplicaWrites)
+
+    public CompletableFuture<Long> put(String key, String value) {
+        return put(key.getBytes(StandardCharsets.UTF_8), value.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * Puts {@code value} under {@code key} on the server. With {@link ClientOptions#offlineWrites()} the write is in
+     * the outbox (fsynced) when this returns and is sent in order, exactly once, whenever the server can be reached
+     * (also after a restart); without, it is sent now and a server that cannot be reached throws {@link
+     * ClientException}. The future completes with the server's revision (the commit reaches this replica's store
+     * later: {@link #awaitRevision}); if the replica closes first it fails, and the write is sent by the next open.
+     */
+    public CompletableFuture<Long> put(byte[] key, byte[] value) {
+        return writes.submit(OfflineWrite.Kind.PUT, key, value, null, 0);
+    }
+
+    public CompletableFuture<Long> put(String key, String value, Duration ttl) {
+        return put(key.getBytes(StandardCharsets.UTF_8), value.getBytes(StandardCharsets.UTF_8), ttl);
+    }
+
+    /** Like {@link #put(byte[], byte[])} with a time to live in whole seconds. */
+    public CompletableFuture<Long> put(byte[] key, byte[] value, Duration ttl) {
+        return writes.submit(OfflineWrite.Kind.PUT, key, value, Objects.requireNonNull(ttl, "ttl"), 0);
+    }
+
+    public CompletableFuture<Long> delete(String key) {
+        return delete(key.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Deletes {@code key} on the server, like {@link #put(byte[], byte[])}; the future gives 0 if it was absent. */
+    public CompletableFuture<Long> delete(byte[] key) {
+        return writes.submit(OfflineWrite.Kind.DELETE, key, new byte[0], null, 0);
+    }
+
+    public CompletableFuture<Long> compareAndSet(String key, long expectedRevision, String value) {
+        return compareAndSet(
+                key.getBytes(StandardCharsets.UTF_8), expectedRevision, value.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * Puts {@code value} if the key is at {@code expectedRevision} on the server when the write arrives there (0:
+     * absent), like {@link #put(byte[], byte[])}. If it is not, nothing is written, the future gives 0 and the
+     * {@link #onConflict conflict callback} is told.
+     */
+    public CompletableFuture<Long> compareAndSet(byte[] key, long expectedRevision, byte[] value) {
+        return writes.submit(OfflineWrite.Kind.COMPARE_AND_SET, key, value, null, expectedRevision);
+    }
+
+    /**
+     * Told about each write of this replica that the server did not apply: a compare-and-set that lost, or a write
+     * refused for good (413, 403...), on the sender's thread. Conflicts found before a callback is registered (say,
+     * while a reopened replica drains its outbox) are held and given to the first one.
+     */
+    public void onConflict(Consumer<Conflict> callback) {
+        writes.onConflict(callback);
+    }
+
     public Status status() {
         long applied = revision();
         long server = Math.max(serverRevision.get(), applied);
@@ -317,7 +396,8 @@ public final class LocalReplica implements AutoCloseable {
                 breakerState(),
                 server,
                 server - applied,
-                lastAppliedAt);
+                lastAppliedAt,
+                writes.pending());
     }
 
     /** The circuit breaker around the writes the {@link #store() store} forwards to the server. */
@@ -616,6 +696,7 @@ public final class LocalReplica implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        writes.close();
         RemoteWatch w = watch;
         if (w != null) w.close(); // the stream ends with Ended(null), which ends the loop
         synchronized (wake) {

@@ -21,6 +21,7 @@ import java.util.Base64;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,6 +50,7 @@ final class HttpApi {
     private volatile boolean ready = true;
     private volatile Replication replication;
     private volatile java.util.function.Supplier<FollowStatus> follow;
+    private final HttpIdempotency idempotency = HttpIdempotency.defaults();
 
     HttpApi(Caskade db, Metrics metrics, Users users) {
         this.db = db;
@@ -77,7 +79,7 @@ final class HttpApi {
 
     HttpReply handle(HttpCall call) {
         metrics.countHttpRequest();
-        try {
+        return answer(call, () -> {
             if (call.path().equals("/healthz") || call.path().equals("/readyz")) return route(call, User.OPEN);
             User user = authenticate(call);
             if (user == null) {
@@ -85,7 +87,25 @@ final class HttpApi {
                 return unauthorized(sent ? "invalid credentials" : "authentication required");
             }
             authorize(call, user);
-            return route(call, user);
+            String key = writes(call) ? HttpIdempotency.key(call) : null;
+            if (key == null) return route(call, user);
+            // a write's reply is final once it is remembered, errors included: answer() runs inside
+            return idempotency.run(user.name(), key, call, () ->
+                    (HttpReply.Full) answer(call, () -> route(call, user)));
+        });
+    }
+
+    /** The write routes, where an {@code Idempotency-Key} makes a repeated request answer without running again. */
+    private static boolean writes(HttpCall call) {
+        HttpMethod m = call.method();
+        if (call.path().startsWith(KV)) return m.equals(HttpMethod.PUT) || m.equals(HttpMethod.DELETE);
+        return call.path().equals("/v1/txn") && m.equals(HttpMethod.POST);
+    }
+
+    /** Runs {@code route}, turning what it throws into the error reply. */
+    private HttpReply answer(HttpCall call, Supplier<HttpReply> route) {
+        try {
+            return route.get();
         } catch (HttpFailure e) {
             return error(HttpResponseStatus.valueOf(e.status()), e.getMessage());
         } catch (LimitException e) {
