@@ -125,7 +125,7 @@ public final class LocalReplica implements AutoCloseable {
     private final Path dir;
     private final ReplicaOptions options;
     private final CircuitBreaker breaker;
-    private final CircuitBreaker writes;
+    private final CircuitBreaker forwarding;
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
     private final Object revisionLock = new Object();
     private final Object wake = new Object();
@@ -163,7 +163,7 @@ public final class LocalReplica implements AutoCloseable {
                         .waitDurationInOpenState(options.openWait())
                         .permittedNumberOfCallsInHalfOpenState(options.halfOpenProbes())
                         .build());
-        this.writes = CircuitBreaker.of(
+        this.forwarding = CircuitBreaker.of(
                 "replica writes " + dir,
                 CircuitBreakerConfig.custom()
                         .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
@@ -402,7 +402,7 @@ public final class LocalReplica implements AutoCloseable {
 
     /** The circuit breaker around the writes the {@link #store() store} forwards to the server. */
     public Breaker writeBreaker() {
-        return state(writes);
+        return state(forwarding);
     }
 
     private Breaker breakerState() {
@@ -541,7 +541,7 @@ public final class LocalReplica implements AutoCloseable {
         for (Batch.Expect e : expects) requireUnderPrefix(e.key());
         long rev;
         try {
-            rev = writes.executeSupplier(() -> send(changes, expects));
+            rev = forwarding.executeSupplier(() -> send(changes, expects));
         } catch (CallNotPermittedException open) {
             throw new UnavailableException("cannot write through to " + client.base()
                     + ": its circuit breaker is open after repeated failures; nothing was written");
