@@ -132,6 +132,114 @@ class ServeTest {
         assertThat(data.resolve("serve.json")).doesNotExist();
     }
 
+    /**
+     * {@code serve --follow}: a second process copies the first, answers reads from its copy and forwards writes,
+     * which it can read back as soon as they return; INFO replication names its primary.
+     */
+    @Test
+    void aFollowerProcessServesACopyAndForwardsWrites() throws Exception {
+        Path primaryData = dir.resolve("primary");
+        Path followerData = dir.resolve("follower");
+        Process primary = caskade("serve", "--data", primaryData.toString(), "--resp-port", "0", "--http-port", "0")
+                .start();
+        Process follower = null;
+        try {
+            assertThat(banner(primary)).as("primary startup line").isNotNull();
+            int primaryHttp = intField(Files.readString(primaryData.resolve("serve.json")), "httpPort");
+            HttpClient client = HttpClient.newBuilder()
+                    .connectTimeout(Duration.ofSeconds(5))
+                    .build();
+            String primaryUrl = "http://127.0.0.1:" + primaryHttp;
+            assertThat(send(client, "PUT", primaryUrl + "/v1/kv/app%2Fa", "1").statusCode())
+                    .isEqualTo(200);
+
+            follower = caskade(
+                            "serve",
+                            "--follow",
+                            primaryUrl,
+                            "--prefix",
+                            "app/",
+                            "--data",
+                            followerData.toString(),
+                            "--resp-port",
+                            "0",
+                            "--http-port",
+                            "0")
+                    .start();
+            String banner = banner(follower);
+            assertThat(banner).as("follower startup line").startsWith("caskade following " + primaryUrl);
+            String serveJson = Files.readString(followerData.resolve("serve.json"));
+            int http = intField(serveJson, "httpPort");
+            int resp = intField(serveJson, "respPort");
+            String url = "http://127.0.0.1:" + http;
+
+            assertThat(send(client, "GET", url + "/v1/kv/app%2Fa", null).body()).isEqualTo("1");
+            assertThat(send(client, "PUT", url + "/v1/kv/app%2Fb", "2").statusCode())
+                    .isEqualTo(200);
+            assertThat(send(client, "GET", url + "/v1/kv/app%2Fb", null).body()).isEqualTo("2");
+            assertThat(send(client, "GET", primaryUrl + "/v1/kv/app%2Fb", null).body())
+                    .isEqualTo("2");
+            assertThat(send(client, "GET", url + "/v1/status", null).body())
+                    .contains("\"role\":\"follower\"", "\"primary\":\"" + primaryUrl + "\"");
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress("127.0.0.1", resp), 5_000);
+                s.setSoTimeout(10_000);
+                s.getOutputStream()
+                        .write("*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n".getBytes(StandardCharsets.US_ASCII));
+                byte[] buf = new byte[4096];
+                int n = s.getInputStream().read(buf);
+                assertThat(new String(buf, 0, n, StandardCharsets.US_ASCII))
+                        .contains("role:slave", "master_port:" + primaryHttp, "master_link_status:up");
+            }
+            new ProcessBuilder("kill", "-TERM", Long.toString(follower.pid()))
+                    .start()
+                    .waitFor(10, TimeUnit.SECONDS);
+            assertThat(follower.waitFor(30, TimeUnit.SECONDS))
+                    .as("stops on SIGTERM")
+                    .isTrue();
+            assertThat(new String(follower.getErrorStream().readAllBytes(), StandardCharsets.UTF_8))
+                    .doesNotContain("Exception");
+        } finally {
+            if (follower != null) follower.destroyForcibly();
+            primary.destroyForcibly();
+        }
+        // its copy is a store like any other, with the primary's revisions
+        try (Caskade db = Caskade.open(followerData.resolve("store"))) {
+            assertThat(db.get("app/b")).map(Entry::valueString).contains("2");
+            assertThat(db.revision()).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void followFlagsWithoutFollowAreUsageErrors() throws Exception {
+        Process p = caskade("serve", "--data", dir.resolve("s").toString(), "--read-only")
+                .start();
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).isEqualTo(Main.USAGE);
+        assertThat(new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8))
+                .contains("--prefix and --read-only need --follow");
+        Process q = caskade("serve", "--data", dir.resolve("t").toString(), "--follow", "ftp://x")
+                .start();
+        assertThat(q.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(q.exitValue()).isEqualTo(Main.USAGE);
+        assertThat(new String(q.getErrorStream().readAllBytes(), StandardCharsets.UTF_8))
+                .contains("--follow needs http://host:port");
+        assertThat(dir.resolve("s")).doesNotExist();
+    }
+
+    private static HttpResponse<String> send(HttpClient client, String method, String url, String body)
+            throws Exception {
+        return client.send(
+                HttpRequest.newBuilder(URI.create(url))
+                        .method(
+                                method,
+                                body == null
+                                        ? HttpRequest.BodyPublishers.noBody()
+                                        : HttpRequest.BodyPublishers.ofString(body))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
     @Test
     void refusesANonLoopbackAddressWithoutUsers() throws Exception {
         Process p = caskade(
@@ -244,7 +352,7 @@ class ServeTest {
         return Integer.parseInt(m.group(1));
     }
 
-    /** The server's startup line ("caskade serving …"), or null if none came within a minute. */
+    /** The server's startup line ("caskade serving …" or "caskade following …"), or null if none came in a minute. */
     private static String banner(Process server) throws InterruptedException {
         BlockingQueue<String> lines = new LinkedBlockingQueue<>();
         Thread.ofVirtual().start(() -> {
@@ -256,7 +364,8 @@ class ServeTest {
             }
         });
         String banner = lines.poll(60, TimeUnit.SECONDS);
-        while (banner != null && !banner.startsWith("caskade serving")) banner = lines.poll(60, TimeUnit.SECONDS);
+        while (banner != null && !banner.startsWith("caskade serving") && !banner.startsWith("caskade following"))
+            banner = lines.poll(60, TimeUnit.SECONDS);
         return banner;
     }
 }
