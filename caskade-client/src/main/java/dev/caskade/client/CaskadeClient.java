@@ -296,6 +296,19 @@ public final class CaskadeClient implements AutoCloseable {
 
     // ---- watches
 
+    /**
+     * Starts a live local copy of the keys under {@code prefix} in {@code dir}: {@link LocalReplica#open(CaskadeClient,
+     * String, Path)}. The replica uses this client (keep it open while the replica runs).
+     */
+    public LocalReplica replicate(String prefix, java.nio.file.Path dir) {
+        return LocalReplica.open(this, prefix, dir);
+    }
+
+    /** Like {@link #replicate(String, java.nio.file.Path)}, with these reconnect, breaker and write settings. */
+    public LocalReplica replicate(String prefix, java.nio.file.Path dir, ReplicaOptions options) {
+        return LocalReplica.open(this, prefix, dir, options);
+    }
+
     public RemoteWatch watch(String prefix, long fromRevision, boolean snapshot, Consumer<RemoteEvent> listener) {
         return watch(utf8(prefix), fromRevision, snapshot, listener);
     }

@@ -1,10 +1,15 @@
 package dev.caskade.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
+import dev.caskade.Caskade;
 import dev.caskade.CaskadeOptions;
 import dev.caskade.Digest;
 import dev.caskade.Durability;
+import dev.caskade.Entry;
+import dev.caskade.ReadOnlyException;
 import dev.caskade.WatchEvent;
 import dev.caskade.server.Users;
 import java.nio.file.Path;
@@ -40,7 +45,7 @@ class LocalReplicaTest {
             List<Long> applied = new CopyOnWriteArrayList<>();
             AtomicInteger resets = new AtomicInteger();
             long last = 0;
-            try (LocalReplica replica = LocalReplica.open(client, "a/", tmp.resolve("replica"))) {
+            try (LocalReplica replica = client.replicate("a/", tmp.resolve("replica"))) {
                 replica.onChange(new LocalReplica.Listener() {
                     @Override
                     public void commit(WatchEvent.Commit c) {
@@ -66,6 +71,43 @@ class LocalReplicaTest {
                 assertThat(resets.get()).isEqualTo(1);
                 assertThat(replica.status().state()).isEqualTo("live");
             }
+        }
+    }
+
+    /** The replica's store forwards its writes to the server and answers once they are applied locally. */
+    @Test
+    void writesToTheStoreAreDecidedByTheServerAndReadableLocallyOnReturn() throws Exception {
+        try (LocalServer server = new LocalServer(tmp.resolve("server"));
+                CaskadeClient client = server.client();
+                LocalReplica replica = client.replicate("a/", tmp.resolve("replica"))) {
+            assertThat(replica.awaitRevision(0, WAIT)).isTrue();
+            await().atMost(WAIT).until(() -> replica.store() != null);
+            Caskade store = replica.store();
+            for (int i = 0; i < 50; i++) {
+                long rev = store.put("a/" + i, "v" + i);
+                assertThat(replica.get("a/" + i)).map(Entry::revision).contains(rev);
+            }
+            long rev = client.put("a/0", "elsewhere");
+            assertThat(store.compareAndSet("a/0", rev - 1, "stale")).isFalse();
+            assertThat(replica.awaitRevision(rev, WAIT)).isTrue();
+            assertThat(store.compareAndSet("a/0", rev, "mine")).isTrue();
+            assertThat(server.db.get("a/0")).map(Entry::valueString).contains("mine");
+            assertThat(store.delete("a/1")).isPositive();
+            assertThat(replica.get("a/1")).isEmpty();
+            assertThat(store.delete("a/absent")).isZero();
+            assertThatThrownBy(() -> store.put("b/1", "x"))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("outside the prefix");
+            assertThat(server.db.get("b/1")).isEmpty();
+        }
+        try (LocalServer server = new LocalServer(tmp.resolve("server2"));
+                CaskadeClient client = server.client();
+                LocalReplica replica = client.replicate(
+                        "", tmp.resolve("read-only"), ReplicaOptions.defaults().withReadOnly(true))) {
+            client.put("k", "v");
+            await().atMost(WAIT).until(() -> replica.get("k").isPresent());
+            assertThatThrownBy(() -> replica.store().put("k", "w")).isInstanceOf(ReadOnlyException.class);
+            assertThat(server.db.get("k")).map(Entry::valueString).contains("v");
         }
     }
 
