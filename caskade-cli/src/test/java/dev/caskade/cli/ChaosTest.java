@@ -40,9 +40,10 @@ import org.junit.jupiter.api.io.TempDir;
  * replicas, all reaching the primary through a fault proxy that cuts, resets, stalls, delays and fails connections
  * at random, while the primary's merge keeps compacting its history so that copies also fall behind it and
  * re-snapshot. Once the faults stop, every copy's digest equals the primary's. Reproduce a run with the printed
- * {@code -Dcaskade.chaos.seed}; {@code -Dcaskade.chaos.ops} sets the writes per writer (the crash profile raises it).
+ * {@code -Dcaskade.chaos.seed}; {@code -Dcaskade.chaos.seconds} and {@code -Dcaskade.chaos.ops} bound its length (the crash profile raises
+ * both).
  */
-@Timeout(value = 4, unit = TimeUnit.MINUTES)
+@Timeout(value = 15, unit = TimeUnit.MINUTES) // 20 s of chaos by default; -Pcrash runs 300 s
 class ChaosTest {
     private static final long SEED = Long.getLong("caskade.chaos.seed", System.nanoTime());
     private static final int OPS = Integer.getInteger("caskade.chaos.ops", 3_000);
