@@ -189,8 +189,19 @@ final class ServeCommand extends StoreCommand {
                 readOnly != null ? readOnly : "true".equalsIgnoreCase(environment.get("CASKADE_READ_ONLY"));
         if (followUrl == null) {
             if (prefix != null || readOnly != null) return fail(Main.USAGE, "--prefix and --read-only need --follow");
+            if (holdsSegments(options.data().resolve("store")) && !holdsSegments(options.data()))
+                return fail(
+                        Main.USAGE,
+                        options.data() + " holds a follower's copy (in "
+                                + options.data().resolve("store")
+                                + "); serve it with --follow, or give another --data");
             return serve(Server.start(options), options, null);
         }
+        if (holdsSegments(options.data()))
+            return fail(
+                    Main.USAGE,
+                    options.data() + " holds a primary's store; a follower keeps its copy in DIR/store:"
+                            + " give another --data");
         if (options.replication().restoreIfEmpty() != null)
             return fail(Main.USAGE, "--restore-if-empty does not apply with --follow: the primary fills the copy");
         CaskadeClient client;
@@ -226,6 +237,14 @@ final class ServeCommand extends StoreCommand {
         }
         URI base = URI.create(uri.getScheme() + "://" + uri.getHost() + (uri.getPort() < 0 ? "" : ":" + uri.getPort()));
         return CaskadeClient.connect(base, o);
+    }
+
+    /** Whether {@code dir} directly holds a store's segment files. */
+    private static boolean holdsSegments(Path dir) throws java.io.IOException {
+        if (!java.nio.file.Files.isDirectory(dir)) return false;
+        try (var files = java.nio.file.Files.list(dir)) {
+            return files.anyMatch(f -> f.getFileName().toString().endsWith(".seg"));
+        }
     }
 
     private static String blankToNull(String s) {

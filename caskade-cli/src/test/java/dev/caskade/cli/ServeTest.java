@@ -225,6 +225,28 @@ class ServeTest {
         assertThat(new String(q.getErrorStream().readAllBytes(), StandardCharsets.UTF_8))
                 .contains("--follow needs http://host:port");
         assertThat(dir.resolve("s")).doesNotExist();
+
+        // a primary's directory is not a follower's, and the other way round
+        Path primary = dir.resolve("p");
+        try (Caskade db = Caskade.open(primary)) {
+            db.put("k", "v");
+        }
+        Process r = caskade("serve", "--data", primary.toString(), "--follow", "http://127.0.0.1:1")
+                .start();
+        assertThat(r.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(r.exitValue()).isEqualTo(Main.USAGE);
+        assertThat(new String(r.getErrorStream().readAllBytes(), StandardCharsets.UTF_8))
+                .contains("holds a primary's store");
+        Path follower = dir.resolve("f");
+        try (Caskade db = Caskade.open(follower.resolve("store"))) {
+            db.put("k", "v");
+        }
+        Process t = caskade("serve", "--data", follower.toString(), "--resp-port", "0", "--http-port", "0")
+                .start();
+        assertThat(t.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(t.exitValue()).isEqualTo(Main.USAGE);
+        assertThat(new String(t.getErrorStream().readAllBytes(), StandardCharsets.UTF_8))
+                .contains("holds a follower's copy");
     }
 
     private static HttpResponse<String> send(HttpClient client, String method, String url, String body)
