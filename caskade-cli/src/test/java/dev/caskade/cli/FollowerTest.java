@@ -232,6 +232,11 @@ class FollowerTest {
                                 .build(),
                         HttpResponse.BodyHandlers.ofString());
         assertThat(status.body()).contains("\"role\":\"follower\"", "\"primary\":\"http://127.0.0.1:" + port);
+        HttpResponse<String> metrics = HttpClient.newHttpClient()
+                .send(
+                        HttpRequest.newBuilder(URI.create(url(f) + "/metrics")).build(),
+                        HttpResponse.BodyHandlers.ofString());
+        assertThat(metrics.body()).contains("caskade_follow_lag_revisions", "caskade_follow_live 0.0");
         await().atMost(WAIT).untilAsserted(() -> assertThat(f.status().state()).isEqualTo("reconnecting"));
 
         primary =

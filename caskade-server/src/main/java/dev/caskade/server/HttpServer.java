@@ -141,9 +141,10 @@ public final class HttpServer implements AutoCloseable {
         return api.metrics();
     }
 
-    /** Reports a follower's view of its primary in /v1/status. */
+    /** Reports a follower's view of its primary in /v1/status and /metrics. */
     void follow(java.util.function.Supplier<FollowStatus> status) {
         api.follow(status);
+        api.metrics().bind(status);
     }
 
     /** Reports on {@code replication}'s destinations in /v1/status, /metrics and /readyz. */

@@ -88,6 +88,25 @@ final class Metrics {
                 .register(registry);
     }
 
+    /** A follower's lag behind its primary, whether its stream is live, and whether its breaker is open. */
+    void bind(java.util.function.Supplier<FollowStatus> follow) {
+        Gauge.builder("caskade.follow.lag.revisions", follow, f -> f.get().lagRevisions())
+                .description("revisions the primary has that this follower has not applied")
+                .register(registry);
+        Gauge.builder("caskade.follow.revision", follow, f -> f.get().revision())
+                .description("the last revision this follower applied")
+                .register(registry);
+        Gauge.builder("caskade.follow.live", follow, f -> "live".equals(f.get().state()) ? 1 : 0)
+                .description("1 while the stream from the primary is live")
+                .register(registry);
+        Gauge.builder(
+                        "caskade.follow.breaker.open",
+                        follow,
+                        f -> "CLOSED".equals(f.get().breaker()) ? 0 : 1)
+                .description("1 while the circuit breaker around the primary's stream is not closed")
+                .register(registry);
+    }
+
     /** Adds one set of replication series per destination, tagged {@code destination=<url>}. */
     void bind(Replication replication) {
         for (Replication.Replica r : replication.replicas()) {
