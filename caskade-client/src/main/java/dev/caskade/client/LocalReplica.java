@@ -153,25 +153,12 @@ public final class LocalReplica implements AutoCloseable {
         this.prefix = prefix.clone();
         this.dir = dir;
         this.options = Objects.requireNonNull(options, "options");
-        this.breaker = CircuitBreaker.of(
-                "replica " + dir,
-                CircuitBreakerConfig.custom()
-                        .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
-                        .slidingWindowSize(options.window())
-                        .minimumNumberOfCalls(options.minimumCalls())
-                        .failureRateThreshold(options.failureRatePercent())
-                        .waitDurationInOpenState(options.openWait())
-                        .permittedNumberOfCallsInHalfOpenState(options.halfOpenProbes())
-                        .build());
+        this.breaker =
+                CircuitBreaker.of("replica " + dir, breakerConfig(options).build());
+        // only an unreachable server counts against forwarded writes, not a write the server refused
         this.forwarding = CircuitBreaker.of(
                 "replica writes " + dir,
-                CircuitBreakerConfig.custom()
-                        .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
-                        .slidingWindowSize(options.window())
-                        .minimumNumberOfCalls(options.minimumCalls())
-                        .failureRateThreshold(options.failureRatePercent())
-                        .waitDurationInOpenState(options.openWait())
-                        .permittedNumberOfCallsInHalfOpenState(options.halfOpenProbes())
+                breakerConfig(options)
                         .recordExceptions(UnavailableException.class)
                         .build());
         breaker.getEventPublisher().onStateTransition(e -> {
@@ -212,6 +199,16 @@ public final class LocalReplica implements AutoCloseable {
         this.writes = w;
         if (client.options().localEcho()) listeners.add(writes.settler());
         writes.start();
+    }
+
+    private static CircuitBreakerConfig.Builder breakerConfig(ReplicaOptions options) {
+        return CircuitBreakerConfig.custom()
+                .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
+                .slidingWindowSize(options.window())
+                .minimumNumberOfCalls(options.minimumCalls())
+                .failureRateThreshold(options.failureRatePercent())
+                .waitDurationInOpenState(options.openWait())
+                .permittedNumberOfCallsInHalfOpenState(options.halfOpenProbes());
     }
 
     /** Starts a replica of the keys under {@code prefix} in {@code dir} (which its store's lock makes exclusive). */

@@ -9,7 +9,6 @@ import dev.caskade.Entry;
 import dev.caskade.server.Users;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -77,8 +76,8 @@ class OfflineWritesTest {
         int port = freePort();
         Path dir = tmp.resolve("replica");
         int count = 20;
-        try (Child child = Child.start("http://127.0.0.1:" + port, dir, "o/", count, 0)) {
-            assertThat(child.awaitLine("DONE"))
+        try (ChildJvm child = offlineChild("http://127.0.0.1:" + port, dir, "o/", count, 0)) {
+            assertThat(child.awaitLine("DONE", WAIT))
                     .as("queued; stderr:\n%s", child.stderr())
                     .isTrue();
             assertThat(child.kill()).isEqualTo(137);
@@ -98,11 +97,11 @@ class OfflineWritesTest {
         Path dir = tmp.resolve("replica");
         int count = 4; // and the compare-and-set: 5 writes; the child dies once the server answered the third
         try (LocalServer server = new LocalServer(tmp.resolve("server"), STORE, Users.NONE, 0)) {
-            try (Child child = Child.start(server.uri().toString(), dir, "h/", count, 3)) {
-                assertThat(child.process.waitFor(WAIT.toMillis(), TimeUnit.MILLISECONDS))
+            try (ChildJvm child = offlineChild(server.uri().toString(), dir, "h/", count, 3)) {
+                assertThat(child.process().waitFor(WAIT.toMillis(), TimeUnit.MILLISECONDS))
                         .as("the child halts; stderr:\n%s", child.stderr())
                         .isTrue();
-                assertThat(child.process.exitValue()).isEqualTo(137);
+                assertThat(child.process().exitValue()).isEqualTo(137);
                 assertThat(child.lines()).contains("DONE", "HALT 3");
             }
             assertThat(server.db.revision())
@@ -272,92 +271,15 @@ class OfflineWritesTest {
         }
     }
 
-    /** {@link OfflineWritesChild} in its own JVM; stdout to a file, so that a kill loses no complete line. */
-    static final class Child implements AutoCloseable {
-        final Process process;
-        private final Path out;
-        private final Path err;
-
-        private Child(Process process, Path out, Path err) {
-            this.process = process;
-            this.out = out;
-            this.err = err;
-        }
-
-        static Child start(String uri, Path dir, String prefix, int count, long halt) throws IOException {
-            String java = ProcessHandle.current()
-                    .info()
-                    .command()
-                    .orElse(Path.of(System.getProperty("java.home"), "bin", "java")
-                            .toString());
-            String cp = System.getProperty("surefire.test.class.path");
-            if (cp == null || cp.isBlank()) cp = System.getProperty("java.class.path");
-            Files.createDirectories(dir.getParent());
-            Path work = Files.createTempDirectory(dir.getParent(), "child-");
-            Path out = work.resolve("stdout");
-            Path err = work.resolve("stderr");
-            Process p = new ProcessBuilder(
-                            java,
-                            "-Xmx128m",
-                            "-XX:+UseSerialGC",
-                            "-XX:TieredStopAtLevel=1",
-                            "-XX:-UsePerfData",
-                            "-cp",
-                            cp,
-                            OfflineWritesChild.class.getName(),
-                            uri,
-                            dir.toString(),
-                            prefix,
-                            Integer.toString(count),
-                            Long.toString(halt))
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(out.toFile()))
-                    .redirectError(ProcessBuilder.Redirect.appendTo(err.toFile()))
-                    .start();
-            return new Child(p, out, err);
-        }
-
-        boolean awaitLine(String line) throws InterruptedException {
-            long deadline = System.nanoTime() + WAIT.toNanos();
-            while (System.nanoTime() < deadline) {
-                if (lines().contains(line)) return true;
-                if (!process.isAlive()) return lines().contains(line);
-                Thread.sleep(10);
-            }
-            return false;
-        }
-
-        List<String> lines() {
-            try {
-                String s = Files.readString(out, StandardCharsets.UTF_8);
-                int end = s.lastIndexOf('\n');
-                return end < 0 ? List.of() : List.of(s.substring(0, end).split("\n"));
-            } catch (IOException e) {
-                return List.of();
-            }
-        }
-
-        int kill() throws InterruptedException {
-            process.destroyForcibly();
-            if (!process.waitFor(30, TimeUnit.SECONDS)) throw new AssertionError("child survived SIGKILL");
-            return process.exitValue();
-        }
-
-        String stderr() {
-            try {
-                return Files.readString(err, StandardCharsets.UTF_8);
-            } catch (IOException e) {
-                return "(unreadable: " + e + ")";
-            }
-        }
-
-        @Override
-        public void close() {
-            process.destroyForcibly();
-            try {
-                process.waitFor(30, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+    /** {@link OfflineWritesChild} in its own JVM. */
+    private static ChildJvm offlineChild(String uri, Path dir, String prefix, int count, long halt) throws IOException {
+        return ChildJvm.start(
+                OfflineWritesChild.class,
+                dir,
+                uri,
+                dir.toString(),
+                prefix,
+                Integer.toString(count),
+                Long.toString(halt));
     }
 }

@@ -4,14 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.caskade.Digest;
 import dev.caskade.WatchEvent;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -26,7 +19,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.Predicate;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -76,7 +68,12 @@ class ReplicaCrashTest {
             Thread writer = Thread.ofPlatform().name("replica-crash-load").start(load);
             try {
                 for (int round = 1; round <= kills; round++) {
-                    try (Child child = Child.start(server, replicaDir)) {
+                    try (ChildJvm child = ChildJvm.start(
+                            ReplicaCrashChild.class,
+                            replicaDir,
+                            server.uri().toString(),
+                            replicaDir.toString(),
+                            PREFIX)) {
                         assertThat(child.awaitLine(l -> l.startsWith("OPEN "), WAIT))
                                 .as("round %d: the child starts; stderr:\n%s", round, child.stderr())
                                 .isPresent();
@@ -86,13 +83,14 @@ class ReplicaCrashTest {
                         int exit = child.kill();
                         assertThat(exit)
                                 .as("round %d: exit status (SIGKILL = 137); stderr:\n%s", round, child.stderr())
-                                .isEqualTo(Child.SIGKILL_EXIT);
+                                .isEqualTo(ChildJvm.SIGKILL_EXIT);
                         runs.add(new Run(round, child.lines(), true));
                         System.out.println("ReplicaCrashTest: round " + round + ": " + summary(runs.getLast()));
                     }
                 }
                 // the last run: it catches up with the writes stopped, then closes cleanly when its stdin ends
-                try (Child child = Child.start(server, replicaDir)) {
+                try (ChildJvm child = ChildJvm.start(
+                        ReplicaCrashChild.class, replicaDir, server.uri().toString(), replicaDir.toString(), PREFIX)) {
                     assertThat(child.awaitLine(ReplicaCrashTest::applied, WAIT))
                             .as("the last run follows; stderr:\n%s", child.stderr())
                             .isPresent();
@@ -307,129 +305,6 @@ class ReplicaCrashTest {
 
         private String value() {
             return "v" + rnd.nextLong() + "-".repeat(rnd.nextInt(64));
-        }
-    }
-
-    /**
-     * The child JVM (the same java and the test class path). Its stdout goes to a file, not a pipe, so that a kill
-     * loses no line whose write completed; its stdin is a pipe that {@link #closeInput} ends.
-     */
-    static final class Child implements AutoCloseable {
-        static final int SIGKILL_EXIT = 137;
-        private final Process process;
-        private final Path out;
-        private final Path err;
-        private final List<String> lines = new ArrayList<>();
-        private long consumed;
-
-        private Child(Process process, Path out, Path err) {
-            this.process = process;
-            this.out = out;
-            this.err = err;
-        }
-
-        static Child start(LocalServer server, Path dir) throws IOException {
-            String java = ProcessHandle.current()
-                    .info()
-                    .command()
-                    .orElse(Path.of(System.getProperty("java.home"), "bin", "java")
-                            .toString());
-            String cp = System.getProperty("surefire.test.class.path");
-            if (cp == null || cp.isBlank()) cp = System.getProperty("java.class.path");
-            Path work = Files.createTempDirectory(dir.getParent(), "child-");
-            Path out = work.resolve("stdout");
-            Path err = work.resolve("stderr");
-            Process p = new ProcessBuilder(
-                            java,
-                            "-Xmx128m",
-                            "-XX:+UseSerialGC",
-                            "-XX:TieredStopAtLevel=1",
-                            "-XX:-UsePerfData",
-                            "-cp",
-                            cp,
-                            ReplicaCrashChild.class.getName(),
-                            server.uri().toString(),
-                            dir.toString(),
-                            PREFIX)
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(out.toFile()))
-                    .redirectError(ProcessBuilder.Redirect.appendTo(err.toFile()))
-                    .start();
-            return new Child(p, out, err);
-        }
-
-        /** The first line (seen or to come) that matches; empty after the timeout or once the child has exited. */
-        Optional<String> awaitLine(Predicate<String> match, Duration timeout) throws InterruptedException {
-            long deadline = System.nanoTime() + timeout.toNanos();
-            int checked = 0;
-            while (true) {
-                boolean exited = !process.isAlive();
-                List<String> seen = lines();
-                for (; checked < seen.size(); checked++) {
-                    if (match.test(seen.get(checked))) return Optional.of(seen.get(checked));
-                }
-                if (exited || System.nanoTime() > deadline) return Optional.empty();
-                Thread.sleep(5);
-            }
-        }
-
-        int kill() throws InterruptedException {
-            process.destroyForcibly();
-            if (!process.waitFor(30, TimeUnit.SECONDS)) throw new AssertionError("child survived SIGKILL");
-            return process.exitValue();
-        }
-
-        void closeInput() throws IOException {
-            process.getOutputStream().close();
-        }
-
-        Optional<Integer> awaitExit(Duration timeout) throws InterruptedException {
-            return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)
-                    ? Optional.of(process.exitValue())
-                    : Optional.empty();
-        }
-
-        /** Every complete line so far (a last line cut short by the kill is left out). */
-        synchronized List<String> lines() {
-            try (FileChannel ch = FileChannel.open(out, StandardOpenOption.READ)) {
-                long size = ch.size();
-                if (size > consumed) {
-                    ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(size - consumed));
-                    while (b.hasRemaining() && ch.read(b, consumed + b.position()) > 0) {
-                        // read until full
-                    }
-                    byte[] bytes = b.array();
-                    int from = 0;
-                    for (int i = 0; i < b.position(); i++) {
-                        if (bytes[i] == '\n') {
-                            lines.add(new String(bytes, from, i - from, StandardCharsets.UTF_8));
-                            from = i + 1;
-                        }
-                    }
-                    consumed += from;
-                }
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-            return List.copyOf(lines);
-        }
-
-        String stderr() {
-            try {
-                String s = Files.readString(err, StandardCharsets.UTF_8);
-                return s.length() <= 8000 ? s : s.substring(0, 8000) + "\n...";
-            } catch (IOException e) {
-                return "(stderr unreadable: " + e + ")";
-            }
-        }
-
-        @Override
-        public void close() {
-            process.destroyForcibly();
-            try {
-                process.waitFor(30, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
         }
     }
 }
