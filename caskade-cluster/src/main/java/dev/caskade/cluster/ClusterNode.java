@@ -435,9 +435,10 @@ public final class ClusterNode implements AutoCloseable {
         for (Map.Entry<String, String> e : bus.nodes().entrySet()) {
             if (e.getKey().equals(nodeId)) continue;
             Peer p = Peer.parse(e.getKey(), e.getValue());
-            if (p != null && p.http() != null && p.revision() >= first - 1) peers.add(p);
+            // a registration is up to a heartbeat old: the snapshot's own revision is what is checked
+            if (p != null && p.http() != null) peers.add(p);
         }
-        peers.sort(Comparator.comparingLong(Peer::seenAt).reversed());
+        peers.sort(Comparator.comparingLong(Peer::revision).reversed());
         List<String> failures = new ArrayList<>();
         for (Peer p : peers) {
             if (closed) return;
@@ -449,8 +450,9 @@ public final class ClusterNode implements AutoCloseable {
             }
         }
         String m = "cluster node " + nodeId + " at revision " + revision + " cannot catch up: the stream starts at "
-                + first + " and " + (peers.isEmpty() ? "no registered peer with an HTTP URL is at " + (first - 1)
-                        + " or later" : "no peer could give a snapshot: " + failures)
+                + first + " and " + (peers.isEmpty()
+                        ? "no peer has registered an HTTP URL"
+                        : "no peer could give a snapshot at " + (first - 1) + " or later: " + failures)
                 + "; serving reads, retrying";
         LOG.error(m);
         lastError = m;
