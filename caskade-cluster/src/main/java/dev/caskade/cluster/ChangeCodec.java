@@ -24,11 +24,13 @@ final class ChangeCodec {
         ByteBuffer b = ByteBuffer.allocate(size);
         b.putInt(changes.size());
         for (Change c : changes) {
-            b.put(switch (c.type()) {
-                case PUT -> PUT;
-                case DELETE -> DELETE;
-                case EXPIRE -> throw new IllegalArgumentException("EXPIRE changes are not sent to the cluster: " + c);
-            });
+            b.put(
+                    switch (c.type()) {
+                        case PUT -> PUT;
+                        case DELETE -> DELETE;
+                        case EXPIRE ->
+                            throw new IllegalArgumentException("EXPIRE changes are not sent to the cluster: " + c);
+                    });
             b.putInt(c.key().length).put(c.key());
             byte[] v = value(c);
             b.putInt(v.length).put(v);

@@ -49,8 +49,7 @@ final class ClusterBus implements AutoCloseable {
      * seq} when the changes are only deletes of absent keys (nothing written); {-3, seq} when Redis is behind the
      * caller (it lost acknowledged commits); {-4, seq} when the queued write `token` was sent before.
      */
-    static final String SCRIPT =
-            """
+    static final String SCRIPT = """
             local t = redis.call('TIME')
             local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
             local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -251,7 +250,8 @@ final class ClusterBus implements AutoCloseable {
         } catch (JedisConnectionException e) {
             breaker.onError(System.nanoTime() - start, TimeUnit.NANOSECONDS, e);
             closeReader();
-            throw new DownException("cannot read the stream from Redis " + options.redis() + ": " + e.getMessage(), true, e);
+            throw new DownException(
+                    "cannot read the stream from Redis " + options.redis() + ": " + e.getMessage(), true, e);
         } catch (RuntimeException e) {
             breaker.onSuccess(System.nanoTime() - start, TimeUnit.NANOSECONDS); // Redis answered
             closeReader();
@@ -303,8 +303,8 @@ final class ClusterBus implements AutoCloseable {
     /** The oldest revision the stream still holds, or 0 when it is empty. */
     long first() {
         return call("first", j -> {
-            List<?> r = (List<?>) j.sendCommand(
-                    Protocol.Command.XRANGE, logKey, bytes("-"), bytes("+"), bytes("COUNT"), bytes("1"));
+            List<?> r = (List<?>)
+                    j.sendCommand(Protocol.Command.XRANGE, logKey, bytes("-"), bytes("+"), bytes("COUNT"), bytes("1"));
             if (r == null || r.isEmpty()) return 0L;
             String id = string(((List<?>) r.get(0)).get(0));
             return Long.parseLong(id.substring(0, id.indexOf('-')));
@@ -349,7 +349,8 @@ final class ClusterBus implements AutoCloseable {
             }
         } catch (JedisException e) {
             breaker.onError(System.nanoTime() - start, TimeUnit.NANOSECONDS, new JedisConnectionException(e));
-            throw new DownException("cannot connect to Redis " + options.redis() + " (" + what + "): " + e.getMessage(), false, e);
+            throw new DownException(
+                    "cannot connect to Redis " + options.redis() + " (" + what + "): " + e.getMessage(), false, e);
         }
         try {
             T t = f.apply(j);
@@ -357,7 +358,8 @@ final class ClusterBus implements AutoCloseable {
             return t;
         } catch (JedisConnectionException e) {
             breaker.onError(System.nanoTime() - start, TimeUnit.NANOSECONDS, e);
-            throw new DownException("Redis " + options.redis() + " failed during " + what + ": " + e.getMessage(), true, e);
+            throw new DownException(
+                    "Redis " + options.redis() + " failed during " + what + ": " + e.getMessage(), true, e);
         } catch (RuntimeException e) {
             breaker.onSuccess(System.nanoTime() - start, TimeUnit.NANOSECONDS); // Redis answered: it is up
             throw e;

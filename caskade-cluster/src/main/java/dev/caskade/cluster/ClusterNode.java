@@ -144,10 +144,12 @@ public final class ClusterNode implements AutoCloseable {
             db.close();
             throw e;
         }
-        this.reader = Thread.ofPlatform().name("caskade-cluster-reader").daemon().unstarted(this::read);
+        this.reader =
+                Thread.ofPlatform().name("caskade-cluster-reader").daemon().unstarted(this::read);
         this.heartbeat =
                 Thread.ofPlatform().name("caskade-cluster-heartbeat").daemon().unstarted(this::beat);
-        this.sender = Thread.ofPlatform().name("caskade-cluster-sender").daemon().unstarted(this::send);
+        this.sender =
+                Thread.ofPlatform().name("caskade-cluster-sender").daemon().unstarted(this::send);
     }
 
     /** Joins the cluster with a store that keeps no fsync per commit: the stream is the source of truth. */
@@ -327,7 +329,8 @@ public final class ClusterNode implements AutoCloseable {
                         + status().state() + " at revision " + revision + ")");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new UnavailableException("committed as revision " + rev + ", interrupted while waiting to apply it", e);
+            throw new UnavailableException(
+                    "committed as revision " + rev + ", interrupted while waiting to apply it", e);
         }
     }
 
@@ -391,7 +394,10 @@ public final class ClusterNode implements AutoCloseable {
             } catch (ClusterBus.DownException e) {
                 if (closed) break;
                 if (!"reconnecting".equals(state))
-                    LOG.warn("cluster node {}: lost Redis: {}; serving reads from the local store", nodeId, e.getMessage());
+                    LOG.warn(
+                            "cluster node {}: lost Redis: {}; serving reads from the local store",
+                            nodeId,
+                            e.getMessage());
                 state = "reconnecting";
                 lastError = e.getMessage();
                 pause(backoff);
@@ -450,7 +456,8 @@ public final class ClusterNode implements AutoCloseable {
             }
         }
         String m = "cluster node " + nodeId + " at revision " + revision + " cannot catch up: the stream starts at "
-                + first + " and " + (peers.isEmpty()
+                + first + " and "
+                + (peers.isEmpty()
                         ? "no peer has registered an HTTP URL"
                         : "no peer could give a snapshot at " + (first - 1) + " or later: " + failures)
                 + "; serving reads, retrying";
@@ -465,46 +472,46 @@ public final class ClusterNode implements AutoCloseable {
         deleteTree(fresh);
         Loader loader = null;
         try (CaskadeClient client = CaskadeClient.connect(
-                        URI.create(peer.http()),
-                        ClientOptions.defaults()
-                                .withConnectTimeout(Duration.ofSeconds(5))
-                                .withRequestTimeout(Duration.ofSeconds(30)))) {
+                URI.create(peer.http()),
+                ClientOptions.defaults()
+                        .withConnectTimeout(Duration.ofSeconds(5))
+                        .withRequestTimeout(Duration.ofSeconds(30)))) {
             RemoteWatch w = client.watch("", 0, true, events::add);
             try {
-            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
-            while (true) {
-                RemoteEvent e = events.poll(30, TimeUnit.SECONDS);
-                if (e == null || System.nanoTime() > deadline || closed)
-                    throw new IllegalStateException("the snapshot stalled");
-                switch (e) {
-                    case RemoteEvent.Snapshot s -> {
-                        if (loader == null) {
-                            if (s.revision() < atLeast)
-                                throw new IllegalStateException("its snapshot is at revision " + s.revision()
-                                        + ", before the stream's start " + (atLeast + 1));
-                            loader = Loader.create(fresh, storeOptions, s.revision(), System.currentTimeMillis());
+                long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
+                while (true) {
+                    RemoteEvent e = events.poll(30, TimeUnit.SECONDS);
+                    if (e == null || System.nanoTime() > deadline || closed)
+                        throw new IllegalStateException("the snapshot stalled");
+                    switch (e) {
+                        case RemoteEvent.Snapshot s -> {
+                            if (loader == null) {
+                                if (s.revision() < atLeast)
+                                    throw new IllegalStateException("its snapshot is at revision " + s.revision()
+                                            + ", before the stream's start " + (atLeast + 1));
+                                loader = Loader.create(fresh, storeOptions, s.revision(), System.currentTimeMillis());
+                            }
+                            for (Entry it : s.items()) loader.add(it.key(), it.value(), it.revision(), it.expiresAt());
+                            if (s.last()) {
+                                loader.finish();
+                                loader.close();
+                                loader = null;
+                                swapIn(s.revision());
+                                LOG.info(
+                                        "cluster node {}: loaded {}''s snapshot at revision {}",
+                                        nodeId,
+                                        peer.id(),
+                                        s.revision());
+                                return;
+                            }
                         }
-                        for (Entry it : s.items()) loader.add(it.key(), it.value(), it.revision(), it.expiresAt());
-                        if (s.last()) {
-                            loader.finish();
-                            loader.close();
-                            loader = null;
-                            swapIn(s.revision());
-                            LOG.info(
-                                    "cluster node {}: loaded {}''s snapshot at revision {}",
-                                    nodeId,
-                                    peer.id(),
-                                    s.revision());
-                            return;
-                        }
+                        case RemoteEvent.Commit c -> {} // the stream brings them
+                        case RemoteEvent.Ended end ->
+                            throw new IllegalStateException(
+                                    "the snapshot stream ended", end.cause() == null ? null : end.cause());
+                        default -> throw new IllegalStateException("unexpected " + e);
                     }
-                    case RemoteEvent.Commit c -> {} // the stream brings them
-                    case RemoteEvent.Ended end ->
-                        throw new IllegalStateException(
-                                "the snapshot stream ended", end.cause() == null ? null : end.cause());
-                    default -> throw new IllegalStateException("unexpected " + e);
                 }
-            }
             } finally {
                 w.close();
             }
@@ -545,8 +552,8 @@ public final class ClusterNode implements AutoCloseable {
                 if (head > streamHead) streamHead = head;
                 if (head < rev && !behindWarned) {
                     behindWarned = true;
-                    String m = "Redis " + options.redis() + " is at revision " + head + ", behind this node ("
-                            + rev + "): it lost acknowledged commits";
+                    String m = "Redis " + options.redis() + " is at revision " + head + ", behind this node (" + rev
+                            + "): it lost acknowledged commits";
                     LOG.error("cluster node {}: {}", nodeId, m);
                     lastError = m;
                 }
@@ -586,7 +593,8 @@ public final class ClusterNode implements AutoCloseable {
     private static String savedNodeId(Path dir) {
         Path f = dir.resolve("node-id");
         try {
-            if (Files.exists(f)) return Files.readString(f, StandardCharsets.UTF_8).trim();
+            if (Files.exists(f))
+                return Files.readString(f, StandardCharsets.UTF_8).trim();
             byte[] r = new byte[6];
             ThreadLocalRandom.current().nextBytes(r);
             String id = "node-" + HexFormat.of().formatHex(r);
@@ -641,8 +649,8 @@ public final class ClusterNode implements AutoCloseable {
     /** A peer as registered in Redis. */
     record Peer(String id, String http, long revision, long seenAt) {
         static Peer parse(String id, String json) {
-            try (tools.jackson.core.JsonParser p =
-                    new tools.jackson.core.json.JsonFactory().createParser(tools.jackson.core.ObjectReadContext.empty(), json)) {
+            try (tools.jackson.core.JsonParser p = new tools.jackson.core.json.JsonFactory()
+                    .createParser(tools.jackson.core.ObjectReadContext.empty(), json)) {
                 String http = null;
                 long revision = 0;
                 long seenAt = 0;

@@ -75,8 +75,8 @@ public record ClusterOptions(
             if (host.isBlank()) throw new IllegalArgumentException("the Redis host must not be empty");
             if (port < 1 || port > 65535) throw new IllegalArgumentException("Redis port out of range: " + port);
             if (!NAME.matcher(cluster).matches())
-                throw new IllegalArgumentException("cluster name must be 1 to 64 of A-Z a-z 0-9 . _ -, not '"
-                        + cluster + "'");
+                throw new IllegalArgumentException(
+                        "cluster name must be 1 to 64 of A-Z a-z 0-9 . _ -, not '" + cluster + "'");
         }
 
         /**

@@ -85,7 +85,8 @@ class ClusterNodeTest {
         Batch stale = Batch.create().expect("x", rx - 1).put("y", "nope");
         assertThat(a.awaitRevision(rx, WAIT)).isTrue();
         assertThatThrownBy(() -> a.store().commit(stale)).isInstanceOf(ConflictException.class);
-        assertThat(a.store().commit(Batch.create().expect("x", rx).expect("y", 0).put("y", "yes")))
+        assertThat(a.store()
+                        .commit(Batch.create().expect("x", rx).expect("y", 0).put("y", "yes")))
                 .isEqualTo(rx + 1);
         assertThat(a.store().compareAndSet("y", 0, "again")).isFalse();
 
@@ -108,7 +109,8 @@ class ClusterNodeTest {
 
     @Test
     void threeNodesWithConcurrentWritersEndInTheSameState() throws Exception {
-        long seed = Long.getLong("caskade.cluster.seed", ThreadLocalRandom.current().nextLong());
+        long seed =
+                Long.getLong("caskade.cluster.seed", ThreadLocalRandom.current().nextLong());
         System.out.println("ClusterNodeTest: seed=" + seed + " (replay with -Dcaskade.cluster.seed=" + seed + ")");
         List<ClusterNode> three = List.of(node("a"), node("b"), node("c"));
         SplittableRandom root = new SplittableRandom(seed);
@@ -138,8 +140,8 @@ class ClusterNodeTest {
             assertThat(digest(n)).as("node %s, seed %d", n.nodeId(), seed).isEqualTo(d0);
         }
         assertThat(d0.keys()).isPositive();
-        System.out.println("ClusterNodeTest: " + commits.get() + " commits, revision " + three.get(0).revision()
-                + ", " + d0.keys() + " keys");
+        System.out.println("ClusterNodeTest: " + commits.get() + " commits, revision "
+                + three.get(0).revision() + ", " + d0.keys() + " keys");
     }
 
     /** One random write: put, delete, batch or put with a time to live; returns its revision. */
@@ -168,7 +170,8 @@ class ClusterNodeTest {
         CyclicBarrier barrier = new CyclicBarrier(3);
         for (int round = 0; round < 40; round++) {
             converge(three);
-            long expected = three.get(0).store().get("lock").map(e -> e.revision()).orElse(0L);
+            long expected =
+                    three.get(0).store().get("lock").map(e -> e.revision()).orElse(0L);
             AtomicInteger wins = new AtomicInteger();
             AtomicReference<String> winner = new AtomicReference<>();
             AtomicReference<Throwable> failure = new AtomicReference<>();

@@ -16,8 +16,11 @@ class ClusterOptionsTest {
         assertThat(s.user()).isEqualTo("app");
         assertThat(s.password()).isEqualTo("p@ss");
         assertThat(s.port()).isEqualTo(6380);
-        assertThat(s.toString()).isEqualTo("rediss://app:***@redis.example:6380/eu-1").doesNotContain("p@ss");
-        assertThat(ClusterOptions.Redis.parse("redis://:secret@h:1/c").password()).isEqualTo("secret");
+        assertThat(s.toString())
+                .isEqualTo("rediss://app:***@redis.example:6380/eu-1")
+                .doesNotContain("p@ss");
+        assertThat(ClusterOptions.Redis.parse("redis://:secret@h:1/c").password())
+                .isEqualTo("secret");
         assertThat(ClusterOptions.parse("redis://:secret@h:1/c").toString()).doesNotContain("secret");
     }
 
@@ -28,12 +31,14 @@ class ClusterOptionsTest {
                 .hasMessageContaining("no cluster name")
                 .hasMessageNotContaining("topsecret");
         assertThatThrownBy(() -> ClusterOptions.Redis.parse("redis://h:1/a/b")).hasMessageContaining("cluster name");
-        assertThatThrownBy(() -> ClusterOptions.Redis.parse("redis://h:1/c?x=1")).hasMessageContaining("query");
+        assertThatThrownBy(() -> ClusterOptions.Redis.parse("redis://h:1/c?x=1"))
+                .hasMessageContaining("query");
         ClusterOptions o = ClusterOptions.parse("redis://h/c");
         assertThatThrownBy(() -> o.withNodeId("a b")).hasMessageContaining("node id");
         assertThatThrownBy(() -> o.withRetention(5)).hasMessageContaining("retention");
         assertThatThrownBy(() -> o.withWriteTimeout(Duration.ZERO)).hasMessageContaining("writeTimeout");
-        assertThatThrownBy(() -> o.withBreaker(5, 6, 50, Duration.ofSeconds(1))).hasMessageContaining("breakerMinimumCalls");
+        assertThatThrownBy(() -> o.withBreaker(5, 6, 50, Duration.ofSeconds(1)))
+                .hasMessageContaining("breakerMinimumCalls");
         assertThat(ClusterOptions.WhenBusDown.parse("Queue")).isEqualTo(ClusterOptions.WhenBusDown.QUEUE);
         assertThatThrownBy(() -> ClusterOptions.WhenBusDown.parse("drop")).hasMessageContaining("reject or queue");
     }

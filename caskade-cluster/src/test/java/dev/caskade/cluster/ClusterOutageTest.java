@@ -89,8 +89,10 @@ class ClusterOutageTest {
                 assertThat(a.status().breaker()).isIn("OPEN", "HALF_OPEN");
                 while (System.nanoTime() - downAt < TimeUnit.SECONDS.toNanos(4)) {
                     // reads are local
-                    assertThat(a.store().get("known").orElseThrow().valueString()).isEqualTo("here");
-                    assertThat(b.store().get("known").orElseThrow().valueString()).isEqualTo("here");
+                    assertThat(a.store().get("known").orElseThrow().valueString())
+                            .isEqualTo("here");
+                    assertThat(b.store().get("known").orElseThrow().valueString())
+                            .isEqualTo("here");
                     Thread.sleep(50);
                 }
                 // REJECT: fails at once, saying nothing was written; QUEUE: returns at once, queued
@@ -117,7 +119,9 @@ class ClusterOutageTest {
 
                 long deadline = System.nanoTime() + WAIT.toNanos();
                 while (b.status().queuedWrites() > 0 && System.nanoTime() < deadline) Thread.sleep(20);
-                assertThat(b.status().queuedWrites()).as("b's queue drains: %s", b.status()).isZero();
+                assertThat(b.status().queuedWrites())
+                        .as("b's queue drains: %s", b.status())
+                        .isZero();
                 long head = Math.max(a.revision(), b.revision());
                 Thread.sleep(300);
                 head = Math.max(head, Math.max(a.revision(), b.revision()));
@@ -132,8 +136,10 @@ class ClusterOutageTest {
                 for (Writer w : List.of(wa, wb)) {
                     w.outcome.forEach((k, v) -> {
                         switch (v) {
-                            case "ok", "queued" -> assertThat(a.store().get(k)).as("%s (%s)", k, v).isPresent();
-                            case "rejected" -> assertThat(a.store().get(k)).as("%s (%s)", k, v).isEmpty();
+                            case "ok", "queued" ->
+                                assertThat(a.store().get(k)).as("%s (%s)", k, v).isPresent();
+                            case "rejected" ->
+                                assertThat(a.store().get(k)).as("%s (%s)", k, v).isEmpty();
                             default -> {} // the outcome of a write cut by the crash is unknown
                         }
                     });
@@ -144,7 +150,9 @@ class ClusterOutageTest {
                         .filter(n -> n > TimeUnit.MILLISECONDS.toNanos(700))
                         .count();
                 System.out.println("ClusterOutageTest: a " + wa.outcome.size() + " writes ("
-                        + wa.outcome.values().stream().filter("rejected"::equals).count() + " rejected, " + slow
+                        + wa.outcome.values().stream()
+                                .filter("rejected"::equals)
+                                .count() + " rejected, " + slow
                         + " slower than 700 ms), b " + wb.outcome.size() + " writes ("
                         + wb.outcome.values().stream().filter("queued"::equals).count() + " queued); revision " + head);
             }

@@ -65,7 +65,11 @@ class ClusterRejoinTest {
             Thread writer = Thread.ofPlatform().start(() -> {
                 try {
                     for (int i = 0; i < 100_000 && !stop.get(); i++) {
-                        if (i % 5 == 0) a.store().commit(Batch.create().put("k" + i % 50, "b" + i).delete("k" + (i + 7) % 50));
+                        if (i % 5 == 0)
+                            a.store()
+                                    .commit(Batch.create()
+                                            .put("k" + i % 50, "b" + i)
+                                            .delete("k" + (i + 7) % 50));
                         else a.store().put("k" + i % 50, "v" + i);
                     }
                 } catch (Throwable t) {
@@ -109,7 +113,8 @@ class ClusterRejoinTest {
         ClusterOptions options = ClusterOptions.parse(redis.url("retained")).withRetention(100);
         Path bDir = tmp.resolve("b");
         try (ClusterNode a = ClusterNode.open(tmp.resolve("a"), options.withNodeId("a"));
-                HttpServer http = HttpServer.start(a.store(), HttpOptions.defaults().withAddress("127.0.0.1", 0))) {
+                HttpServer http =
+                        HttpServer.start(a.store(), HttpOptions.defaults().withAddress("127.0.0.1", 0))) {
             a.advertise("http://127.0.0.1:" + http.port());
             for (int i = 0; i < 50; i++) a.store().put("k" + i, "first");
             try (ClusterNode b = ClusterNode.open(bDir, options.withNodeId("b"))) {
