@@ -1,0 +1,675 @@
+package dev.caskade.cluster;
+
+import dev.caskade.Batch;
+import dev.caskade.Caskade;
+import dev.caskade.CaskadeOptions;
+import dev.caskade.Change;
+import dev.caskade.Durability;
+import dev.caskade.Entry;
+import dev.caskade.Loader;
+import dev.caskade.UnavailableException;
+import dev.caskade.Upstream;
+import dev.caskade.WatchEvent;
+import dev.caskade.client.CaskadeClient;
+import dev.caskade.client.ClientOptions;
+import dev.caskade.client.RemoteEvent;
+import dev.caskade.client.RemoteWatch;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One node of a cluster: a {@code caskade-core} store of its own ({@code DIR/store}) kept in the cluster's one global
+ * order by a Redis stream. Every write made through {@link #store()} (put, delete, batch, compare-and-set) is decided
+ * by a script in Redis (preconditions checked, the next revision taken and the stream entry appended in one atomic
+ * step) and returns once this node has applied it (read-your-writes). A reader thread applies every stream entry
+ * with its stream revision, so the store's {@link Caskade#revision()} is the stream position, kept atomically with
+ * the data: a restart resumes exactly there.
+ *
+ * <p>A node whose position the stream no longer holds (it was away longer than the retention) loads a peer's
+ * snapshot over HTTP (the peers register their URL in Redis, see {@link #advertise}), swaps it in and resumes from
+ * it. While Redis cannot be reached, reads and watches keep working from the local store; writes follow {@link
+ * ClusterOptions#whenBusDown()}.
+ *
+ * <p>Directory layout: {@code DIR/store} (the store), {@code DIR/store.new} (a snapshot while it loads), {@code
+ * DIR/queue} (writes queued while Redis was down), {@code DIR/node-id}.
+ */
+public final class ClusterNode implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ClusterNode.class);
+    private static final Duration HEARTBEAT = Duration.ofSeconds(1);
+
+    /** Told about what the node applies, on the node's reader thread, in revision order. */
+    public interface Listener {
+        /** One commit of the cluster (from any node) was applied locally. */
+        default void commit(WatchEvent.Commit commit) {}
+
+        /**
+         * A peer's snapshot at {@code revision} is loaded and about to replace the current {@link #store() store},
+         * which closes right after this returns: whoever serves that store stops using it here.
+         */
+        default void beforeReset(long revision) {}
+
+        /** The store was replaced by a peer's snapshot at {@code revision}; {@link #store()} is the new one. */
+        default void reset(long revision) {}
+    }
+
+    /**
+     * What the node is doing.
+     *
+     * @param state {@code joining} (not read from Redis yet), {@code live}, {@code reconnecting} (Redis unreachable),
+     *     {@code bootstrapping} (loading a peer's snapshot) or {@code closed}
+     * @param redis the cluster URL without password
+     * @param revision the last revision applied here: the node's position in the stream
+     * @param streamHead the cluster's last revision as last seen in Redis (never below {@code revision})
+     * @param lag {@code streamHead - revision}
+     * @param breaker the circuit breaker around Redis: CLOSED, OPEN or HALF_OPEN
+     * @param queuedWrites writes waiting in the durable queue for Redis
+     * @param bootstraps how many times a peer's snapshot replaced the store
+     * @param lastError the last failure (reading, sending, bootstrapping), or null once things work again
+     */
+    public record Status(
+            String nodeId,
+            String cluster,
+            String redis,
+            String state,
+            long revision,
+            long streamHead,
+            long lag,
+            String breaker,
+            long queuedWrites,
+            long bootstraps,
+            String lastError) {}
+
+    private final Path dir;
+    private final ClusterOptions options;
+    private final CaskadeOptions storeOptions;
+    private final String nodeId;
+    private final ClusterBus bus;
+    private final WriteQueue queue;
+    private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+    private final Object applied = new Object();
+    private final Object wake = new Object();
+    private final Thread reader;
+    private final Thread heartbeat;
+    private final Thread sender;
+    private volatile Caskade db;
+    private volatile long revision;
+    private volatile long streamHead;
+    private volatile boolean closed;
+    private volatile String state = "joining";
+    private volatile String lastError;
+    private volatile String httpUrl;
+    private volatile long bootstraps;
+    private volatile boolean behindWarned;
+
+    private ClusterNode(Path dir, ClusterOptions options, CaskadeOptions storeOptions, Listener listener) {
+        this.dir = Objects.requireNonNull(dir, "dir");
+        this.options = Objects.requireNonNull(options, "options");
+        this.storeOptions = Objects.requireNonNull(storeOptions, "storeOptions")
+                .withReapInterval(Duration.ZERO) // expiries are invisible by clock; an EXPIRE would take a revision
+                .withUpstream(this::commit);
+        if (listener != null) listeners.add(listener);
+        try {
+            Files.createDirectories(dir);
+            deleteTree(dir.resolve("store.new")); // a load cut short by a crash
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot prepare cluster node directory " + dir + ": " + e.getMessage(), e);
+        }
+        this.nodeId = options.nodeId() != null ? options.nodeId() : savedNodeId(dir);
+        this.db = Caskade.open(dir.resolve("store"), this.storeOptions);
+        this.revision = db.revision();
+        this.streamHead = revision;
+        try {
+            this.queue = new WriteQueue(dir.resolve("queue"));
+            this.bus = new ClusterBus(options);
+        } catch (RuntimeException e) {
+            db.close();
+            throw e;
+        }
+        this.reader =
+                Thread.ofPlatform().name("caskade-cluster-reader").daemon().unstarted(this::read);
+        this.heartbeat =
+                Thread.ofPlatform().name("caskade-cluster-heartbeat").daemon().unstarted(this::beat);
+        this.sender =
+                Thread.ofPlatform().name("caskade-cluster-sender").daemon().unstarted(this::send);
+    }
+
+    /** Joins the cluster with a store that keeps no fsync per commit: the stream is the source of truth. */
+    public static ClusterNode open(Path dir, ClusterOptions options) {
+        return open(dir, options, null);
+    }
+
+    /** Like {@link #open(Path, ClusterOptions)}, with {@code listener} told from the very first applied commit. */
+    public static ClusterNode open(Path dir, ClusterOptions options, Listener listener) {
+        return open(dir, options, defaultStoreOptions(), listener);
+    }
+
+    /**
+     * Joins with these store options (its upstream and reaper are the node's: {@code withReapInterval(ZERO)}).
+     * {@code listener} (may be null) is registered before anything is applied.
+     */
+    public static ClusterNode open(Path dir, ClusterOptions options, CaskadeOptions storeOptions, Listener listener) {
+        ClusterNode n = new ClusterNode(dir, options, storeOptions, listener);
+        n.reader.start();
+        n.heartbeat.start();
+        n.sender.start();
+        return n;
+    }
+
+    /** Durability NONE: a node that lost its tail in a crash reads it again from the stream. */
+    public static CaskadeOptions defaultStoreOptions() {
+        return CaskadeOptions.defaults().withDurability(Durability.NONE);
+    }
+
+    /**
+     * The node's store: serve it, read it, write to it (writes go through the cluster). A peer's snapshot may replace
+     * it ({@link Listener#beforeReset}).
+     */
+    public Caskade store() {
+        Caskade d = db;
+        if (d == null) throw new IllegalStateException("cluster node is closed or swapping its store: " + dir);
+        return d;
+    }
+
+    public String nodeId() {
+        return nodeId;
+    }
+
+    public ClusterOptions options() {
+        return options;
+    }
+
+    /**
+     * Sets the HTTP base URL ({@code http://host:port}) where this node serves its store, which peers use to load a
+     * snapshot from it; null: none. Registered in Redis with the next heartbeat (within a second).
+     */
+    public void advertise(String url) {
+        if (url != null) URI.create(url); // fail early on garbage
+        httpUrl = url;
+        synchronized (wake) {
+            wake.notifyAll();
+        }
+    }
+
+    /** Adds a listener from the next applied commit on. */
+    public void onChange(Listener l) {
+        listeners.add(Objects.requireNonNull(l, "listener"));
+    }
+
+    /** The last revision applied here. */
+    public long revision() {
+        return revision;
+    }
+
+    /** Waits until this node has applied {@code revision}. */
+    public boolean awaitRevision(long rev, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (applied) {
+            while (revision < rev) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0 || closed) return revision >= rev;
+                TimeUnit.NANOSECONDS.timedWait(applied, left);
+            }
+        }
+        return true;
+    }
+
+    public Status status() {
+        long rev = revision;
+        long head = Math.max(streamHead, rev);
+        return new Status(
+                nodeId,
+                options.redis().cluster(),
+                options.redis().toString(),
+                closed ? "closed" : state,
+                rev,
+                head,
+                head - rev,
+                bus.breakerState(),
+                queue.size(),
+                bootstraps,
+                lastError);
+    }
+
+    // ---- writes
+
+    /** The store's {@link Upstream}: every write of {@link #store()} comes here. */
+    private long commit(List<Change> changes, List<Batch.Expect> expects) {
+        if (closed) throw new IllegalStateException("cluster node is closed: " + dir);
+        boolean plain = expects.isEmpty();
+        boolean queueing = options.whenBusDown() == ClusterOptions.WhenBusDown.QUEUE;
+        if (queueing && plain && queue.size() > 0) return enqueue(changes); // behind the writes queued before
+        if (!plain && queue.size() > 0) awaitQueueDrained();
+        ClusterBus.Outcome o;
+        try {
+            o = bus.commit(nodeId, changes, expects, revision, 0);
+        } catch (ClusterBus.DownException e) {
+            if (queueing && plain && !e.sent) return enqueue(changes);
+            throw new UnavailableException(
+                    (e.sent
+                                    ? "the write may or may not have been committed (Redis failed while it ran): "
+                                    : "nothing was written: ")
+                            + e.getMessage()
+                            + (plain ? "" : " (writes with preconditions are never queued)"),
+                    e);
+        }
+        return switch (o) {
+            case ClusterBus.Outcome.Committed c -> {
+                awaitApplied(c.revision());
+                yield c.revision();
+            }
+            case ClusterBus.Outcome.Failed f -> 0;
+            case ClusterBus.Outcome.Unchanged u -> {
+                if (changes.size() == 1) yield 0; // a delete of an absent key
+                awaitApplied(u.seq());
+                yield u.seq();
+            }
+            case ClusterBus.Outcome.Behind b -> throw behind(b.seq());
+        };
+    }
+
+    private UnavailableException behind(long seq) {
+        String m = "Redis " + options.redis() + " is at revision " + seq + ", behind revision " + revision
+                + " that this node already applied: it lost acknowledged commits (restarted without its append-only"
+                + " file?); writes are refused until the cluster is repaired";
+        lastError = m;
+        return new UnavailableException(m);
+    }
+
+    private long enqueue(List<Change> changes) {
+        queue.add(changes);
+        synchronized (wake) {
+            wake.notifyAll();
+        }
+        return 0; // no revision yet: it gets one when Redis takes it
+    }
+
+    private void awaitQueueDrained() {
+        long deadline = System.nanoTime() + options.writeTimeout().toNanos();
+        synchronized (wake) {
+            while (queue.size() > 0) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0 || closed)
+                    throw new UnavailableException(queue.size() + " queued writes of node " + nodeId
+                            + " are not in " + options.redis() + " yet; a write with preconditions waits for them and"
+                            + " gave up after " + options.writeTimeout() + "; nothing was written");
+                try {
+                    TimeUnit.NANOSECONDS.timedWait(wake, Math.min(left, 50_000_000L));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new UnavailableException("interrupted while waiting for queued writes; nothing was written");
+                }
+            }
+        }
+    }
+
+    private void awaitApplied(long rev) {
+        try {
+            if (!awaitRevision(rev, options.writeTimeout()))
+                throw new UnavailableException("committed as revision " + rev + " in " + options.redis()
+                        + ", but not applied on node " + nodeId + " within " + options.writeTimeout() + " (node "
+                        + status().state() + " at revision " + revision + ")");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new UnavailableException(
+                    "committed as revision " + rev + ", interrupted while waiting to apply it", e);
+        }
+    }
+
+    /** Sends queued writes in order, each once (Redis remembers the last token this node sent). */
+    private void send() {
+        long backoff = 50;
+        while (!closed) {
+            WriteQueue.Item item;
+            try {
+                item = queue.peek();
+            } catch (RuntimeException e) {
+                LOG.error("cluster node {}: cannot read its write queue: {}", nodeId, e.getMessage());
+                lastError = e.getMessage();
+                pause(1000);
+                continue;
+            }
+            if (item == null) {
+                pause(200);
+                continue;
+            }
+            try {
+                ClusterBus.Outcome o = bus.commit(nodeId, item.changes(), List.of(), revision, item.token());
+                if (o instanceof ClusterBus.Outcome.Behind b) {
+                    behind(b.seq());
+                    pause(1000);
+                    continue;
+                }
+                queue.remove(item.token());
+                backoff = 50;
+                synchronized (wake) {
+                    wake.notifyAll();
+                }
+            } catch (ClusterBus.DownException e) {
+                pause(backoff);
+                backoff = Math.min(backoff * 2, 1000);
+            } catch (RuntimeException e) {
+                LOG.error("cluster node {}: cannot send a queued write: {}", nodeId, e.toString());
+                lastError = e.toString();
+                pause(1000);
+            }
+        }
+    }
+
+    // ---- reading the stream
+
+    private void read() {
+        long backoff = 50;
+        while (!closed) {
+            try {
+                List<ClusterBus.Entry> entries = bus.read(revision);
+                if (!entries.isEmpty() && entries.get(0).revision() != revision + 1) {
+                    rebootstrap(entries.get(0).revision());
+                    continue;
+                }
+                for (ClusterBus.Entry e : entries) apply(e);
+                if (!"live".equals(state)) {
+                    state = "live";
+                    lastError = null;
+                }
+                backoff = 50;
+            } catch (ClusterBus.DownException e) {
+                if (closed) break;
+                if (!"reconnecting".equals(state))
+                    LOG.warn(
+                            "cluster node {}: lost Redis: {}; serving reads from the local store",
+                            nodeId,
+                            e.getMessage());
+                state = "reconnecting";
+                lastError = e.getMessage();
+                pause(backoff);
+                backoff = Math.min(backoff * 2, 1000);
+            } catch (RuntimeException e) {
+                if (closed) break;
+                LOG.error("cluster node {}: stream reader failed at revision {}", nodeId, revision, e);
+                lastError = e.toString();
+                pause(1000);
+            }
+        }
+        bus.closeReaderConnection();
+    }
+
+    private void apply(ClusterBus.Entry e) {
+        Caskade d = db;
+        d.apply(e.revision(), e.time(), e.changes());
+        revision = e.revision();
+        if (e.revision() > streamHead) streamHead = e.revision();
+        WatchEvent.Commit c = new WatchEvent.Commit(e.revision(), e.time(), e.changes());
+        for (Listener l : listeners) l.commit(c);
+        synchronized (applied) {
+            applied.notifyAll();
+        }
+    }
+
+    /**
+     * The stream no longer holds what follows this node's revision (it starts at {@code first}): load a peer's
+     * snapshot at {@code first - 1} or later. With no peer able to help, the node keeps serving its reads and tries
+     * again.
+     */
+    private void rebootstrap(long first) {
+        state = "bootstrapping";
+        LOG.warn(
+                "cluster node {} at revision {}: the stream starts at {} (trimmed past this node); loading a peer's"
+                        + " snapshot",
+                nodeId,
+                revision,
+                first);
+        List<Peer> peers = new ArrayList<>();
+        for (Map.Entry<String, String> e : bus.nodes().entrySet()) {
+            if (e.getKey().equals(nodeId)) continue;
+            Peer p = Peer.parse(e.getKey(), e.getValue());
+            // a registration is up to a heartbeat old: the snapshot's own revision is what is checked
+            if (p != null && p.http() != null) peers.add(p);
+        }
+        peers.sort(Comparator.comparingLong(Peer::revision).reversed());
+        List<String> failures = new ArrayList<>();
+        for (Peer p : peers) {
+            if (closed) return;
+            try {
+                load(p, first - 1);
+                return;
+            } catch (Exception e) {
+                failures.add(p.id() + " (" + p.http() + "): " + e);
+            }
+        }
+        String m = "cluster node " + nodeId + " at revision " + revision + " cannot catch up: the stream starts at "
+                + first + " and "
+                + (peers.isEmpty()
+                        ? "no peer has registered an HTTP URL"
+                        : "no peer could give a snapshot at " + (first - 1) + " or later: " + failures)
+                + "; serving reads, retrying";
+        LOG.error(m);
+        lastError = m;
+        pause(2000);
+    }
+
+    private void load(Peer peer, long atLeast) throws Exception {
+        LinkedBlockingQueue<RemoteEvent> events = new LinkedBlockingQueue<>();
+        Path fresh = dir.resolve("store.new");
+        deleteTree(fresh);
+        Loader loader = null;
+        try (CaskadeClient client = CaskadeClient.connect(
+                URI.create(peer.http()),
+                ClientOptions.defaults()
+                        .withConnectTimeout(Duration.ofSeconds(5))
+                        .withRequestTimeout(Duration.ofSeconds(30)))) {
+            RemoteWatch w = client.watch("", 0, true, events::add);
+            try {
+                long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
+                while (true) {
+                    RemoteEvent e = events.poll(30, TimeUnit.SECONDS);
+                    if (e == null || System.nanoTime() > deadline || closed)
+                        throw new IllegalStateException("the snapshot stalled");
+                    switch (e) {
+                        case RemoteEvent.Snapshot s -> {
+                            if (loader == null) {
+                                if (s.revision() < atLeast)
+                                    throw new IllegalStateException("its snapshot is at revision " + s.revision()
+                                            + ", before the stream's start " + (atLeast + 1));
+                                loader = Loader.create(fresh, storeOptions, s.revision(), System.currentTimeMillis());
+                            }
+                            for (Entry it : s.items()) loader.add(it.key(), it.value(), it.revision(), it.expiresAt());
+                            if (s.last()) {
+                                loader.finish();
+                                loader.close();
+                                loader = null;
+                                swapIn(s.revision());
+                                LOG.info(
+                                        "cluster node {}: loaded {}''s snapshot at revision {}",
+                                        nodeId,
+                                        peer.id(),
+                                        s.revision());
+                                return;
+                            }
+                        }
+                        case RemoteEvent.Commit c -> {} // the stream brings them
+                        case RemoteEvent.Ended end ->
+                            throw new IllegalStateException(
+                                    "the snapshot stream ended", end.cause() == null ? null : end.cause());
+                        default -> throw new IllegalStateException("unexpected " + e);
+                    }
+                }
+            } finally {
+                w.close();
+            }
+        } finally {
+            if (loader != null) loader.close();
+        }
+    }
+
+    private void swapIn(long rev) throws IOException {
+        Caskade old = db;
+        for (Listener l : listeners) l.beforeReset(rev);
+        db = null;
+        old.close();
+        Path store = dir.resolve("store");
+        Path gone = dir.resolve("store.old");
+        deleteTree(gone);
+        Files.move(store, gone, StandardCopyOption.ATOMIC_MOVE);
+        Files.move(dir.resolve("store.new"), store, StandardCopyOption.ATOMIC_MOVE);
+        deleteTree(gone);
+        db = Caskade.open(store, storeOptions);
+        revision = db.revision();
+        bootstraps++;
+        for (Listener l : listeners) l.reset(rev);
+        synchronized (applied) {
+            applied.notifyAll();
+        }
+    }
+
+    // ---- registration
+
+    /** Registers this node (URL, revision) every second and notes the stream's head. */
+    private void beat() {
+        while (!closed) {
+            try {
+                long rev = revision; // before the head: a commit applied in between is not a loss
+                bus.register(nodeId, registration(httpUrl, rev, System.currentTimeMillis()));
+                long head = bus.head();
+                if (head > streamHead) streamHead = head;
+                if (head < rev && !behindWarned) {
+                    behindWarned = true;
+                    String m = "Redis " + options.redis() + " is at revision " + head + ", behind this node (" + rev
+                            + "): it lost acknowledged commits";
+                    LOG.error("cluster node {}: {}", nodeId, m);
+                    lastError = m;
+                }
+            } catch (RuntimeException e) {
+                // the reader reports Redis being down
+            }
+            pause(HEARTBEAT.toMillis());
+        }
+    }
+
+    static String registration(String http, long revision, long seenAt) {
+        return "{\"http\":" + (http == null ? "null" : quote(http)) + ",\"revision\":" + revision + ",\"seenAt\":"
+                + seenAt + "}";
+    }
+
+    private static String quote(String s) {
+        StringBuilder b = new StringBuilder("\"");
+        for (char c : s.toCharArray()) {
+            if (c == '"' || c == '\\') b.append('\\').append(c);
+            else if (c < 0x20) b.append(String.format("\\u%04x", (int) c));
+            else b.append(c);
+        }
+        return b.append('"').toString();
+    }
+
+    private void pause(long ms) {
+        synchronized (wake) {
+            if (closed) return;
+            try {
+                wake.wait(ms);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private static String savedNodeId(Path dir) {
+        Path f = dir.resolve("node-id");
+        try {
+            if (Files.exists(f))
+                return Files.readString(f, StandardCharsets.UTF_8).trim();
+            byte[] r = new byte[6];
+            ThreadLocalRandom.current().nextBytes(r);
+            String id = "node-" + HexFormat.of().formatHex(r);
+            Files.writeString(f, id + "\n", StandardCharsets.UTF_8);
+            return id;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read or save the node id in " + f + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void deleteTree(Path p) {
+        if (!Files.exists(p)) return;
+        try (Stream<Path> s = Files.walk(p)) {
+            for (Path f : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(f);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot delete " + p + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Leaves the cluster: stops reading (queued writes stay queued for the next open), unregisters, closes the store.
+     * The next open resumes from the store's revision.
+     */
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        synchronized (wake) {
+            wake.notifyAll();
+        }
+        synchronized (applied) {
+            applied.notifyAll();
+        }
+        for (Thread t : List.of(reader, heartbeat, sender)) {
+            try {
+                t.join(options.redisTimeout().toMillis() + ClusterBus.BLOCK_MS + 1000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        try {
+            bus.register(nodeId, registration(null, revision, System.currentTimeMillis()));
+        } catch (RuntimeException e) {
+            // Redis is down: peers find the stale URL unreachable and try the next
+        }
+        bus.close();
+        Caskade d = db;
+        db = null;
+        if (d != null) d.close();
+    }
+
+    /** A peer as registered in Redis. */
+    record Peer(String id, String http, long revision, long seenAt) {
+        static Peer parse(String id, String json) {
+            try (tools.jackson.core.JsonParser p = new tools.jackson.core.json.JsonFactory()
+                    .createParser(tools.jackson.core.ObjectReadContext.empty(), json)) {
+                String http = null;
+                long revision = 0;
+                long seenAt = 0;
+                if (p.nextToken() != tools.jackson.core.JsonToken.START_OBJECT) return null;
+                while (p.nextToken() == tools.jackson.core.JsonToken.PROPERTY_NAME) {
+                    String name = p.currentName();
+                    tools.jackson.core.JsonToken t = p.nextToken();
+                    switch (name) {
+                        case "http" -> http = t == tools.jackson.core.JsonToken.VALUE_STRING ? p.getString() : null;
+                        case "revision" -> revision = p.getLongValue();
+                        case "seenAt" -> seenAt = p.getLongValue();
+                        default -> p.skipChildren();
+                    }
+                }
+                return new Peer(id, http, revision, seenAt);
+            } catch (RuntimeException e) {
+                LOG.warn("unreadable registration of node {}: {}", id, json);
+                return null;
+            }
+        }
+    }
+}

@@ -1,0 +1,126 @@
+package dev.caskade.cluster;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import redis.clients.jedis.DefaultJedisClientConfig;
+import redis.clients.jedis.HostAndPort;
+import redis.clients.jedis.Jedis;
+
+/**
+ * A real {@code redis-server} on a free loopback port, with its append-only file in {@code dir}: started, stopped
+ * (SIGTERM, so it flushes its AOF) and started again on the same port and data.
+ */
+final class RedisProcess implements AutoCloseable {
+    static final Path BINARY = Path.of("/usr/bin/redis-server");
+
+    final Path dir;
+    final int port;
+    private Process process;
+
+    private RedisProcess(Path dir, int port) {
+        this.dir = dir;
+        this.port = port;
+    }
+
+    /** Starts one; skips the test when redis-server is not installed. */
+    static RedisProcess start(Path dir) {
+        assumeTrue(
+                Files.isExecutable(BINARY),
+                "cluster tests need a real Redis: " + BINARY + " is missing (apt-get install redis-server)");
+        RedisProcess r = new RedisProcess(dir, freePort());
+        r.start();
+        return r;
+    }
+
+    String url(String cluster) {
+        return "redis://127.0.0.1:" + port + "/" + cluster;
+    }
+
+    void start() {
+        try {
+            Files.createDirectories(dir);
+            process = new ProcessBuilder(
+                            BINARY.toString(),
+                            "--port",
+                            Integer.toString(port),
+                            "--bind",
+                            "127.0.0.1",
+                            "--save",
+                            "",
+                            "--appendonly",
+                            "yes",
+                            "--dir",
+                            dir.toString(),
+                            "--daemonize",
+                            "no")
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(
+                            dir.resolve("redis.log").toFile()))
+                    .start();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (true) {
+            try (Jedis j = new Jedis(
+                    new HostAndPort("127.0.0.1", port),
+                    DefaultJedisClientConfig.builder()
+                            .autoNegotiateProtocol(false)
+                            .timeoutMillis(500)
+                            .build())) {
+                if ("PONG".equals(j.ping())) return;
+            } catch (RuntimeException e) {
+                if (System.nanoTime() > deadline || !process.isAlive())
+                    throw new IllegalStateException("redis-server did not start on port " + port + ": " + log(), e);
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
+    /** SIGTERM: Redis writes out its append-only file and exits. */
+    void stop() {
+        if (process == null) return;
+        process.destroy();
+        try {
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                process.waitFor(10, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        process = null;
+    }
+
+    String log() {
+        try {
+            return Files.readString(dir.resolve("redis.log"));
+        } catch (IOException e) {
+            return "(no log: " + e + ")";
+        }
+    }
+
+    @Override
+    public void close() {
+        stop();
+    }
+
+    static int freePort() {
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
