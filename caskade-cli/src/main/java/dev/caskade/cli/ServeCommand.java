@@ -4,6 +4,9 @@ import dev.caskade.Durability;
 import dev.caskade.client.CaskadeClient;
 import dev.caskade.client.ClientOptions;
 import dev.caskade.client.ReplicaOptions;
+import dev.caskade.cluster.ClusterOptions;
+import dev.caskade.server.ClusterStatus;
+import dev.caskade.server.FollowStatus;
 import dev.caskade.server.ReplicationConfig;
 import dev.caskade.server.Server;
 import dev.caskade.server.ServerConfig;
@@ -127,6 +130,37 @@ final class ServeCommand extends StoreCommand {
                     + " them (env CASKADE_READ_ONLY).")
     Boolean readOnly;
 
+    @Option(
+            names = "--cluster",
+            paramLabel = "URL",
+            description =
+                    "Join the cluster NAME kept in sync through Redis Streams: redis[s]://[user:password@]host:port/NAME."
+                            + " Every write is ordered by the cluster's stream and answered once applied here; reads, scans"
+                            + " and watches are local. The store lives in DIR/store (env CASKADE_CLUSTER).")
+    String cluster;
+
+    @Option(
+            names = "--node-id",
+            paramLabel = "ID",
+            description = "With --cluster: this node's id (default: a random one, kept in DIR/node-id; env"
+                    + " CASKADE_NODE_ID).")
+    String nodeId;
+
+    @Option(
+            names = "--when-bus-down",
+            paramLabel = "POLICY",
+            description = "With --cluster, while Redis is unreachable: reject (default: writes fail at once) or queue"
+                    + " (plain writes wait in a durable queue and are sent when it is back; conditional writes are"
+                    + " still rejected) (env CASKADE_WHEN_BUS_DOWN).")
+    String whenBusDown;
+
+    @Option(
+            names = "--cluster-retention",
+            paramLabel = "N",
+            description = "With --cluster: the stream keeps about this many commits (default 1000000); a node away"
+                    + " longer re-bootstraps from another node's snapshot (env CASKADE_CLUSTER_RETENTION).")
+    Long clusterRetention;
+
     @Mixin
     ShipFlags ship;
 
@@ -184,6 +218,13 @@ final class ServeCommand extends StoreCommand {
             return fail(Main.USAGE, e.getMessage());
         }
         String followUrl = follow != null ? follow : blankToNull(environment.get("CASKADE_FOLLOW"));
+        String clusterUrl = cluster != null ? cluster : blankToNull(environment.get("CASKADE_CLUSTER"));
+        if (clusterUrl != null) {
+            if (followUrl != null) return fail(Main.USAGE, "--cluster and --follow exclude each other");
+            return cluster(options, clusterUrl);
+        }
+        if (nodeId != null || whenBusDown != null || clusterRetention != null)
+            return fail(Main.USAGE, "--node-id, --when-bus-down and --cluster-retention need --cluster");
         String followPrefix = prefix != null ? prefix : environment.getOrDefault("CASKADE_FOLLOW_PREFIX", "");
         boolean followReadOnly =
                 readOnly != null ? readOnly : "true".equalsIgnoreCase(environment.get("CASKADE_READ_ONLY"));
@@ -195,7 +236,8 @@ final class ServeCommand extends StoreCommand {
                         options.data() + " holds a follower's copy (in "
                                 + options.data().resolve("store")
                                 + "); serve it with --follow, or give another --data");
-            return serve(Server.start(options), options, null);
+            Server server = Server.start(options);
+            return serve(server, options, null, "serving", "durability " + options.durability());
         }
         if (holdsSegments(options.data()))
             return fail(
@@ -210,9 +252,49 @@ final class ServeCommand extends StoreCommand {
         } catch (IllegalArgumentException e) {
             return fail(Main.USAGE, e.getMessage());
         }
-        Follower follower = Follower.start(
+        ServedCopy follower = ServedCopy.follow(
                 options, client, followPrefix, ReplicaOptions.defaults().withReadOnly(followReadOnly), err());
-        return serve(follower, options, follower);
+        FollowStatus f = (FollowStatus) follower.status();
+        return serve(
+                follower,
+                options,
+                follower,
+                "following " + f.primary() + " into",
+                (f.readOnly() ? "read-only" : "writes forwarded")
+                        + (f.prefix().isEmpty() ? "" : ", prefix " + f.prefix()));
+    }
+
+    private int cluster(Server.Options options, String url) throws Exception {
+        ClusterOptions c;
+        try {
+            c = ClusterOptions.parse(url);
+            String id = nodeId != null ? nodeId : blankToNull(environment.get("CASKADE_NODE_ID"));
+            if (id != null) c = c.withNodeId(id);
+            String policy = whenBusDown != null ? whenBusDown : blankToNull(environment.get("CASKADE_WHEN_BUS_DOWN"));
+            if (policy != null) c = c.withWhenBusDown(ClusterOptions.WhenBusDown.parse(policy));
+            String retention = blankToNull(environment.get("CASKADE_CLUSTER_RETENTION"));
+            if (clusterRetention != null) c = c.withRetention(clusterRetention);
+            else if (retention != null) c = c.withRetention(Long.parseLong(retention.trim()));
+        } catch (IllegalArgumentException e) {
+            return fail(Main.USAGE, e.getMessage());
+        }
+        if (prefix != null || readOnly != null) return fail(Main.USAGE, "--prefix and --read-only need --follow");
+        if (holdsSegments(options.data()))
+            return fail(
+                    Main.USAGE,
+                    options.data() + " holds a primary's store; a cluster node keeps its store in DIR/store:"
+                            + " give another --data");
+        if (options.replication().restoreIfEmpty() != null)
+            return fail(Main.USAGE, "--restore-if-empty does not apply with --cluster: the cluster fills the store");
+        ServedCopy node = ServedCopy.cluster(options, c, err());
+        ClusterStatus s = (ClusterStatus) node.status();
+        return serve(
+                node,
+                options,
+                node,
+                "node " + s.nodeId() + " of cluster " + c.redis() + " in",
+                "writes ordered by the cluster, " + c.whenBusDown().name().toLowerCase(java.util.Locale.ROOT)
+                        + " while Redis is down");
     }
 
     /** The client of the primary: credentials from the URL's user info or CASKADE_FOLLOW_TOKEN. */
@@ -251,7 +333,8 @@ final class ServeCommand extends StoreCommand {
         return s == null || s.isBlank() ? null : s;
     }
 
-    private int serve(AutoCloseable running, Server.Options options, Follower follower) throws Exception {
+    private int serve(AutoCloseable running, Server.Options options, ServedCopy copy, String what, String how)
+            throws Exception {
         // SIGTERM and SIGINT: stop accepting, finish in-flight commits, fsync, release the lock
         Thread hook = new Thread(
                 () -> {
@@ -266,26 +349,18 @@ final class ServeCommand extends StoreCommand {
         Runtime.getRuntime().addShutdownHook(hook);
         int users = options.users().list().size();
         int destinations = options.replication().destinations().size();
-        int respBound = follower != null ? follower.respPort() : ((Server) running).respPort();
-        int httpBound = follower != null ? follower.httpPort() : ((Server) running).httpPort();
+        int respBound = copy != null ? copy.respPort() : ((Server) running).respPort();
+        int httpBound = copy != null ? copy.httpPort() : ((Server) running).httpPort();
         out().printf(
                         "caskade %s %s: redis %s:%d, http %s://%s:%d (%s, %s%s%s, pid %d)%n",
-                        follower == null
-                                ? "serving"
-                                : "following " + follower.replica().server() + " into",
+                        what,
                         options.data(),
                         options.bind(),
                         respBound,
                         options.tls() == null ? "http" : "https",
                         options.bind(),
                         httpBound,
-                        follower == null
-                                ? "durability " + options.durability()
-                                : (follower.status().readOnly() ? "read-only" : "writes forwarded")
-                                        + (follower.replica().prefix().isEmpty()
-                                                ? ""
-                                                : ", prefix "
-                                                        + follower.replica().prefix()),
+                        how,
                         users == 0 ? "no users" : users == 1 ? "1 user" : users + " users",
                         options.tls() == null ? "" : ", TLS",
                         destinations == 0

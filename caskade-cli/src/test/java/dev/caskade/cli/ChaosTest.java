@@ -91,8 +91,8 @@ class ChaosTest {
                 .withRequestTimeout(Duration.ofSeconds(2));
         for (int i = 0; i < 200; i++) db.put(key(seeds, i), "seed" + i);
 
-        Follower full = follower(viaProxy, client, fast, "follower-full", "");
-        Follower prefixed = follower(viaProxy, client, fast, "follower-a", "a/");
+        ServedCopy full = follower(viaProxy, client, fast, "follower-full", "");
+        ServedCopy prefixed = follower(viaProxy, client, fast, "follower-a", "a/");
         LocalReplica replica = keep(LocalReplica.open(
                 keep(CaskadeClient.connect(URI.create(viaProxy), client)), "", dir.resolve("replica-full"), fast));
         LocalReplica replicaB = keep(LocalReplica.open(
@@ -215,8 +215,8 @@ class ChaosTest {
                 + r.nextInt(300);
     }
 
-    private Follower follower(String url, ClientOptions client, ReplicaOptions options, String name, String prefix) {
-        return keep(Follower.start(
+    private ServedCopy follower(String url, ClientOptions client, ReplicaOptions options, String name, String prefix) {
+        return keep(ServedCopy.follow(
                 new Server.Options(dir.resolve(name), "127.0.0.1", 0, 0, Durability.NONE, false),
                 keep(CaskadeClient.connect(URI.create(url), client)),
                 prefix,
@@ -224,7 +224,7 @@ class ChaosTest {
                 new PrintWriter(new StringWriter())));
     }
 
-    private static String url(Follower f) {
+    private static String url(ServedCopy f) {
         return "http://127.0.0.1:" + f.httpPort();
     }
 

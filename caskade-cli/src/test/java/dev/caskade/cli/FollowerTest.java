@@ -38,7 +38,7 @@ import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.params.SetParams;
 
 /**
- * {@code serve --follow} ({@link Follower}): a server whose store is a live copy of a primary. Reads come from the
+ * {@code serve --follow} ({@link ServedCopy#follow}): a server whose store is a live copy of a primary. Reads come from the
  * copy; writes are decided by the primary and readable from the follower when the call returns; {@code --read-only}
  * refuses them; followers follow followers; the copy keeps serving reads while the primary is gone; a fresh snapshot
  * (history compacted) restarts the listeners on the same ports.
@@ -64,15 +64,15 @@ class FollowerTest {
         for (int i = open.size() - 1; i >= 0; i--) open.get(i).close();
     }
 
-    private Follower follow(String url, String name, String prefix, boolean readOnly) {
+    private ServedCopy follow(String url, String name, String prefix, boolean readOnly) {
         return follow(url, name, prefix, ReplicaOptions.defaults().withReadOnly(readOnly), 0, 0);
     }
 
-    private Follower follow(String url, String name, String prefix, ReplicaOptions options, int resp, int http) {
+    private ServedCopy follow(String url, String name, String prefix, ReplicaOptions options, int resp, int http) {
         CaskadeClient client = CaskadeClient.connect(
                 URI.create(url), ClientOptions.defaults().withRequestTimeout(Duration.ofSeconds(5)));
         open.add(client);
-        Follower f = Follower.start(
+        ServedCopy f = ServedCopy.follow(
                 new Server.Options(dir.resolve(name), "127.0.0.1", resp, http, Durability.NONE, false),
                 client,
                 prefix,
@@ -86,7 +86,7 @@ class FollowerTest {
         return "http://127.0.0.1:" + s.httpPort();
     }
 
-    private static String url(Follower f) {
+    private static String url(ServedCopy f) {
         return "http://127.0.0.1:" + f.httpPort();
     }
 
@@ -99,7 +99,7 @@ class FollowerTest {
     @Test
     void aWriteSentToAFollowerIsReadableFromItWhenTheCallReturns() throws Exception {
         for (int i = 0; i < 50; i++) primary.store().put("k" + i, "v" + i);
-        Follower f = follow(url(primary), "f", "", false);
+        ServedCopy f = follow(url(primary), "f", "", false);
         CaskadeClient http = client(url(f));
         assertThat(http.get("k7")).map(Entry::valueString).contains("v7");
 
@@ -136,8 +136,8 @@ class FollowerTest {
 
     @Test
     void compareAndSetThroughFollowersHasExactlyOneWinnerPerRound() throws Exception {
-        Follower a = follow(url(primary), "a", "", false);
-        Follower b = follow(url(primary), "b", "", false);
+        ServedCopy a = follow(url(primary), "a", "", false);
+        ServedCopy b = follow(url(primary), "b", "", false);
         int rounds = 30;
         try (ExecutorService pool = Executors.newFixedThreadPool(3)) {
             for (int round = 0; round < rounds; round++) {
@@ -162,7 +162,7 @@ class FollowerTest {
     @Test
     void aReadOnlyFollowerRefusesWritesAndStillServesReads() {
         primary.store().put("a", "1");
-        Follower f = follow(url(primary), "ro", "", true);
+        ServedCopy f = follow(url(primary), "ro", "", true);
         CaskadeClient http = client(url(f));
         assertThat(http.get("a")).map(Entry::valueString).contains("1");
         assertThatThrownBy(() -> http.put("a", "2"))
@@ -181,8 +181,8 @@ class FollowerTest {
 
     @Test
     void followersFollowFollowersAndWritesClimbTheChain() throws Exception {
-        Follower first = follow(url(primary), "first", "", false);
-        Follower second = follow(url(first), "second", "", false);
+        ServedCopy first = follow(url(primary), "first", "", false);
+        ServedCopy second = follow(url(first), "second", "", false);
         CaskadeClient http = client(url(second));
         long rev = http.put("deep", "write");
         assertThat(http.get("deep")).map(Entry::revision).contains(rev);
@@ -199,7 +199,7 @@ class FollowerTest {
     void aPrefixFollowerCopiesItsPrefixAndRefusesKeysOutsideIt() {
         primary.store().put("app/1", "a");
         primary.store().put("other/1", "b");
-        Follower f = follow(url(primary), "prefix", "app/", false);
+        ServedCopy f = follow(url(primary), "prefix", "app/", false);
         CaskadeClient http = client(url(f));
         assertThat(http.get("app/1")).isPresent();
         assertThat(http.get("other/1")).isEmpty();
@@ -216,7 +216,7 @@ class FollowerTest {
     void withThePrimaryGoneReadsKeepWorkingAndWritesFailFastThenItConvergesAgain() throws Exception {
         for (int i = 0; i < 20; i++) primary.store().put("k" + i, "v" + i);
         int port = primary.httpPort();
-        Follower f = follow(url(primary), "f", "", false);
+        ServedCopy f = follow(url(primary), "f", "", false);
         CaskadeClient http = client(url(f));
         await().atMost(WAIT)
                 .until(() -> f.replica().revision() == primary.store().revision());
@@ -237,7 +237,8 @@ class FollowerTest {
                         HttpRequest.newBuilder(URI.create(url(f) + "/metrics")).build(),
                         HttpResponse.BodyHandlers.ofString());
         assertThat(metrics.body()).contains("caskade_follow_lag_revisions", "caskade_follow_live 0.0");
-        await().atMost(WAIT).untilAsserted(() -> assertThat(f.status().state()).isEqualTo("reconnecting"));
+        await().atMost(WAIT)
+                .untilAsserted(() -> assertThat(f.replica().status().state()).isEqualTo("reconnecting"));
 
         primary =
                 Server.start(new Server.Options(dir.resolve("primary"), "127.0.0.1", 0, port, Durability.NONE, false));
@@ -265,7 +266,7 @@ class FollowerTest {
         String url = "http://127.0.0.1:" + small.port();
         for (int i = 0; i < 100; i++) db.put("k" + (i % 10), "first" + i);
 
-        Follower f = follow(url, "f", "", ReplicaOptions.defaults(), 0, 0);
+        ServedCopy f = follow(url, "f", "", ReplicaOptions.defaults(), 0, 0);
         int resp = f.respPort();
         int http = f.httpPort();
         await().atMost(WAIT).until(() -> f.replica().revision() == db.revision());
@@ -276,7 +277,7 @@ class FollowerTest {
         db.delete("k1");
         assertThat(db.merge()).isTrue();
 
-        Follower again = follow(url, "f", "", ReplicaOptions.defaults(), resp, http);
+        ServedCopy again = follow(url, "f", "", ReplicaOptions.defaults(), resp, http);
         await().atMost(WAIT)
                 .untilAsserted(
                         () -> assertThat(again.replica().status().snapshots()).isEqualTo(1));

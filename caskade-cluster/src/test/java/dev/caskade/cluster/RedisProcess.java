@@ -16,11 +16,11 @@ import redis.clients.jedis.Jedis;
  * A real {@code redis-server} on a free loopback port, with its append-only file in {@code dir}: started, stopped
  * (SIGTERM, so it flushes its AOF) and started again on the same port and data.
  */
-final class RedisProcess implements AutoCloseable {
+public final class RedisProcess implements AutoCloseable {
     static final Path BINARY = Path.of("/usr/bin/redis-server");
 
     final Path dir;
-    final int port;
+    public final int port;
     private Process process;
 
     private RedisProcess(Path dir, int port) {
@@ -29,7 +29,7 @@ final class RedisProcess implements AutoCloseable {
     }
 
     /** Starts one; skips the test when redis-server is not installed. */
-    static RedisProcess start(Path dir) {
+    public static RedisProcess start(Path dir) {
         assumeTrue(
                 Files.isExecutable(BINARY),
                 "cluster tests need a real Redis: " + BINARY + " is missing (apt-get install redis-server)");
@@ -38,11 +38,11 @@ final class RedisProcess implements AutoCloseable {
         return r;
     }
 
-    String url(String cluster) {
+    public String url(String cluster) {
         return "redis://127.0.0.1:" + port + "/" + cluster;
     }
 
-    void start() {
+    public void start() {
         try {
             Files.createDirectories(dir);
             process = new ProcessBuilder(
@@ -89,7 +89,7 @@ final class RedisProcess implements AutoCloseable {
     }
 
     /** SIGTERM: Redis writes out its append-only file and exits. */
-    void stop() {
+    public void stop() {
         if (process == null) return;
         process.destroy();
         try {
@@ -103,7 +103,7 @@ final class RedisProcess implements AutoCloseable {
         process = null;
     }
 
-    String log() {
+    public String log() {
         try {
             return Files.readString(dir.resolve("redis.log"));
         } catch (IOException e) {

@@ -29,10 +29,27 @@ public record FollowStatus(
         String breaker,
         String writeBreaker,
         String lastError,
-        Instant lastAppliedAt) {
+        Instant lastAppliedAt)
+        implements Role {
+
+    @Override
+    public String role() {
+        return "follower";
+    }
+
+    @Override
+    public boolean live() {
+        return "live".equals(state);
+    }
+
+    @Override
+    public String metricPrefix() {
+        return "caskade.follow";
+    }
 
     /** The lines of {@code INFO replication}, Redis's names first (so that Redis tools understand them). */
-    String info() {
+    @Override
+    public String info() {
         String host = primary;
         String port = "";
         try {

@@ -49,7 +49,7 @@ final class HttpApi {
     private final Users users;
     private volatile boolean ready = true;
     private volatile Replication replication;
-    private volatile java.util.function.Supplier<FollowStatus> follow;
+    private volatile java.util.function.Supplier<Role> role;
     private final HttpIdempotency idempotency = HttpIdempotency.defaults();
 
     HttpApi(Caskade db, Metrics metrics, Users users) {
@@ -62,9 +62,9 @@ final class HttpApi {
         return metrics;
     }
 
-    /** A follower's view of its primary, for /v1/status. */
-    void follow(java.util.function.Supplier<FollowStatus> value) {
-        follow = value;
+    /** Where a served copy comes from (a follower's primary, a cluster node's log), for /v1/status. */
+    void role(java.util.function.Supplier<Role> value) {
+        role = value;
     }
 
     /** Adds the destinations to /v1/status and, with max-replica-lag, to the readiness check. */
@@ -471,13 +471,14 @@ final class HttpApi {
 
     private HttpReply status() {
         Stats s = db.stats();
-        java.util.function.Supplier<FollowStatus> f = follow;
+        java.util.function.Supplier<Role> supplier = role;
+        Role r = supplier == null ? null : supplier.get();
         return json(
                 HttpResponseStatus.OK,
                 new HttpJson.Status(
                         s.revision(),
                         s.keys(),
-                        f == null ? "primary" : "follower",
+                        r == null ? "primary" : r.role(),
                         s.diskBytes(),
                         s.liveBytes(),
                         s.deadBytes(),
@@ -488,7 +489,8 @@ final class HttpApi {
                         s.snapshots(),
                         s.merges(),
                         replication == null ? List.of() : replication.statuses(),
-                        f == null ? null : f.get()));
+                        r instanceof FollowStatus f ? f : null,
+                        r instanceof ClusterStatus c ? c : null));
     }
 
     private HttpReply readiness() {

@@ -146,7 +146,8 @@ final class HttpJson {
             int snapshots,
             long merges,
             List<Replication.ReplicaStatus> replication,
-            @JsonInclude(JsonInclude.Include.NON_NULL) FollowStatus follow) {}
+            @JsonInclude(JsonInclude.Include.NON_NULL) FollowStatus follow,
+            @JsonInclude(JsonInclude.Include.NON_NULL) ClusterStatus cluster) {}
 
     /** A health answer. */
     record Health(String status) {}

@@ -141,9 +141,9 @@ public final class HttpServer implements AutoCloseable {
         return api.metrics();
     }
 
-    /** Reports a follower's view of its primary in /v1/status and /metrics. */
-    void follow(java.util.function.Supplier<FollowStatus> status) {
-        api.follow(status);
+    /** Reports where a served copy comes from in /v1/status and /metrics. */
+    void role(java.util.function.Supplier<Role> status) {
+        api.role(status);
         api.metrics().bind(status);
     }
 

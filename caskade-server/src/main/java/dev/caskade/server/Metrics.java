@@ -88,22 +88,23 @@ final class Metrics {
                 .register(registry);
     }
 
-    /** A follower's lag behind its primary, whether its stream is live, and whether its breaker is open. */
-    void bind(java.util.function.Supplier<FollowStatus> follow) {
-        Gauge.builder("caskade.follow.lag.revisions", follow, f -> f.get().lagRevisions())
-                .description("revisions the primary has that this follower has not applied")
+    /**
+     * A served copy's lag behind its source, its revision, whether it follows live and whether its breaker is open:
+     * {@code caskade_follow_*} on a follower, {@code caskade_cluster_*} on a cluster node.
+     */
+    void bind(java.util.function.Supplier<Role> role) {
+        String p = role.get().metricPrefix();
+        Gauge.builder(p + ".lag.revisions", role, r -> r.get().lagRevisions())
+                .description("revisions the source has that this copy has not applied")
                 .register(registry);
-        Gauge.builder("caskade.follow.revision", follow, f -> f.get().revision())
-                .description("the last revision this follower applied")
+        Gauge.builder(p + ".revision", role, r -> r.get().revision())
+                .description("the last revision this copy applied")
                 .register(registry);
-        Gauge.builder("caskade.follow.live", follow, f -> "live".equals(f.get().state()) ? 1 : 0)
-                .description("1 while the stream from the primary is live")
+        Gauge.builder(p + ".live", role, r -> r.get().live() ? 1 : 0)
+                .description("1 while the copy follows its source live")
                 .register(registry);
-        Gauge.builder(
-                        "caskade.follow.breaker.open",
-                        follow,
-                        f -> "CLOSED".equals(f.get().breaker()) ? 0 : 1)
-                .description("1 while the circuit breaker around the primary's stream is not closed")
+        Gauge.builder(p + ".breaker.open", role, r -> "CLOSED".equals(r.get().breaker()) ? 0 : 1)
+                .description("1 while the circuit breaker around the source is not closed")
                 .register(registry);
     }
 

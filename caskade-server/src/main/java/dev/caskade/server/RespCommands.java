@@ -933,7 +933,7 @@ final class RespCommands {
                 bulk("proto"), integer(protocol.version()),
                 bulk("id"), integer(s.id),
                 bulk("mode"), bulk("standalone"),
-                bulk("role"), bulk(server.follow() == null ? "master" : "replica"),
+                bulk("role"), bulk(server.role() instanceof FollowStatus ? "replica" : "master"),
                 bulk("modules"), RespReply.array(List.of())));
     }
 
@@ -976,7 +976,7 @@ final class RespCommands {
         return users.isEmpty() ? List.of(User.OPEN) : users.list();
     }
 
-    /** Commands that may write (EXEC commits what MULTI queued): on a follower they wait for its primary. */
+    /** Commands that may write (EXEC commits what MULTI queued): on a copy they wait for its primary or log. */
     static boolean mayWrite(byte[] name) {
         String n = new String(name, UTF_8).toLowerCase(Locale.ROOT);
         Spec spec = SPECS.get(n);
@@ -1338,11 +1338,10 @@ final class RespCommands {
                         + "\r\ncaskade_pins_dropped:" + st.pinsDropped()
                         + "\r\n");
         Replication replication = server.replication();
-        FollowStatus follow = server.follow();
+        Role role = server.role();
         String shipping =
                 replication == null ? "" : replication.info().replace("role:master\r\nconnected_slaves:0\r\n", "");
-        sections.put(
-                "replication", (follow == null ? "role:master\r\nconnected_slaves:0\r\n" : follow.info()) + shipping);
+        sections.put("replication", (role == null ? "role:master\r\nconnected_slaves:0\r\n" : role.info()) + shipping);
         sections.put("keyspace", st.keys() == 0 ? "" : "db0:keys=" + st.keys() + ",expires=0,avg_ttl=0\r\n");
         StringBuilder sb = new StringBuilder();
         sections.forEach((name, body) -> {

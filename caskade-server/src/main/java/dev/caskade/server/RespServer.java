@@ -82,7 +82,7 @@ public final class RespServer implements AutoCloseable {
     private volatile Caskade db;
     private RespCommands commands;
     private volatile Replication replication;
-    private volatile java.util.function.Supplier<FollowStatus> follow;
+    private volatile java.util.function.Supplier<Role> role;
 
     private RespServer(RespOptions options, Users users, SslContext tls) {
         this.options = options;
@@ -310,14 +310,14 @@ public final class RespServer implements AutoCloseable {
         return startedAt;
     }
 
-    /** A follower's view of its primary, for INFO replication and HELLO; null on a primary. */
-    FollowStatus follow() {
-        java.util.function.Supplier<FollowStatus> f = follow;
-        return f == null ? null : f.get();
+    /** Where a served copy comes from, for INFO replication and HELLO; null on a primary. */
+    Role role() {
+        java.util.function.Supplier<Role> r = role;
+        return r == null ? null : r.get();
     }
 
-    void follow(java.util.function.Supplier<FollowStatus> value) {
-        follow = value;
+    void role(java.util.function.Supplier<Role> value) {
+        role = value;
     }
 
     /** The server's shippers, for INFO replication; null when it ships nowhere. */

@@ -28,7 +28,7 @@ public final class Server implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Server.class);
     private final Options options;
     private final Caskade db;
-    /** False for a follower's copy, which its replica opened and closes. */
+    /** False for a served copy (a follower's, a cluster node's), which its owner opened and closes. */
     private final boolean owned;
 
     private final RespServer resp;
@@ -162,29 +162,30 @@ public final class Server implements AutoCloseable {
             destinations.forEach(GuardedStore::close);
             throw e;
         }
-        return serve(options, db, true, null, destinations);
+        return run(options, db, true, null, destinations);
     }
 
     /**
-     * Serves {@code db}, a follower's copy of its primary, which the caller opened and keeps (it is not closed with
-     * the server): its writes go to the primary (see {@link dev.caskade.Upstream}), and {@code follow} says how the
-     * copy is doing, in {@code /v1/status} and {@code INFO replication}. Replication and users work as in {@link
-     * #start}; {@code restoreIfEmpty} does not apply (the primary fills the copy).
+     * Serves {@code db}, a copy its caller opened and keeps (it is not closed with the server): a follower's copy of
+     * its primary, or a cluster node's store. Its writes go where its {@link dev.caskade.Upstream} sends them, and
+     * {@code role} says how the copy is doing, in {@code /v1/status}, {@code INFO replication} and {@code /metrics}.
+     * Replication and users work as in {@link #start}; {@code restoreIfEmpty} does not apply (the source fills the
+     * copy).
      */
-    public static Server follow(Options options, Caskade db, java.util.function.Supplier<FollowStatus> follow) {
+    public static Server serve(Options options, Caskade db, java.util.function.Supplier<Role> role) {
         Objects.requireNonNull(db, "db");
-        Objects.requireNonNull(follow, "follow");
+        Objects.requireNonNull(role, "role");
         String refusal = refusal(options);
         if (refusal != null) throw new IllegalArgumentException(refusal);
         if (options.tls() != null) options.tls().context();
-        return serve(options, db, false, follow, Replication.open(options.replication()));
+        return run(options, db, false, role, Replication.open(options.replication()));
     }
 
-    private static Server serve(
+    private static Server run(
             Options options,
             Caskade db,
             boolean owned,
-            java.util.function.Supplier<FollowStatus> follow,
+            java.util.function.Supplier<Role> role,
             List<GuardedStore> destinations) {
         Replication replication = null;
         RespServer resp = null;
@@ -202,9 +203,9 @@ public final class Server implements AutoCloseable {
                     options.users(),
                     options.tls());
             http.metrics().bind(resp);
-            if (follow != null) {
-                resp.follow(follow);
-                http.follow(follow);
+            if (role != null) {
+                resp.role(role);
+                http.role(role);
             }
             if (replication != null) {
                 resp.attach(replication);
