@@ -34,7 +34,7 @@ class ClusterCrashTest {
         long seed = ThreadLocalRandom.current().nextLong();
         System.out.println("ClusterCrashTest: seed=" + seed);
         SplittableRandom rnd = new SplittableRandom(seed);
-        int kills = 3;
+        int kills = Integer.getInteger("caskade.crash.clusterKills", 3);
         try (RedisProcess redis = RedisProcess.start(tmp.resolve("redis"));
                 ClusterNode a = ClusterNode.open(
                         tmp.resolve("a"),

@@ -24,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(90)
 class ClusterOutageTest {
     static final Duration WAIT = Duration.ofSeconds(30);
+    static final long OUTAGE_SECONDS = Long.getLong("caskade.cluster.outageSeconds", 10);
 
     @TempDir
     Path tmp;
@@ -87,7 +88,8 @@ class ClusterOutageTest {
                 Thread.sleep(1500); // the breaker opens
                 assertThat(a.status().state()).isEqualTo("reconnecting");
                 assertThat(a.status().breaker()).isIn("OPEN", "HALF_OPEN");
-                while (System.nanoTime() - downAt < TimeUnit.SECONDS.toNanos(4)) {
+                // the outage: 10 s (-Dcaskade.cluster.outageSeconds shortens it for a local run)
+                while (System.nanoTime() - downAt < TimeUnit.SECONDS.toNanos(OUTAGE_SECONDS)) {
                     // reads are local
                     assertThat(a.store().get("known").orElseThrow().valueString())
                             .isEqualTo("here");
