@@ -35,7 +35,7 @@ quick=()
 if [ -n "${FOLLOWER_QUICK:-}" ]; then
   quick=(-Dfollower.durability=none -Dfollower.seconds=2 -Dfollower.warmup=1 -Dfollower.ryw=50
     -Dfollower.throughputSeconds=1 -Dfollower.respRequests=2000 -Dfollower.readKeys=2000 -Dfollower.readSeconds=1
-    -Dfollower.followers=1,2 -Dfollower.fanoutSeconds=2 -Dfollower.jitSeconds=1)
+    -Dfollower.followers=2 -Dfollower.fanoutSeconds=2 -Dfollower.jitSeconds=1)
   stamp="$stamp-quick"
 fi
 echo "follower: load before $(cut -d' ' -f1-3 /proc/loadavg) (other work on this machine skews every figure)"
