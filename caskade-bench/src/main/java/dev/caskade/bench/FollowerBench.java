@@ -175,7 +175,7 @@ public final class FollowerBench {
                     Target p = new Target("primary", primary, toPrimary);
                     Target f = new Target("follower", follower, toFollower);
                     List<ServerProcess> both = List.of(primary, follower);
-                    warmUp(List.of(p, f), jitSeconds);
+                    warmUp(List.of(p, f), "warm/", jitSeconds);
                     if (parts.contains("writes")) {
                         d.put("readYourWrites", readYourWrites(toFollower, ryw));
                         List<Object> paced = new ArrayList<>();
@@ -381,9 +381,9 @@ public final class FollowerBench {
 
     /**
      * Fresh server JVMs run interpreted at first: 8 threads put and get through every target for {@code seconds}
-     * (keys under {@code warm/}, which no watcher sees), untimed.
+     * (keys under {@code under}), untimed.
      */
-    private void warmUp(List<Target> targets, int seconds) throws InterruptedException {
+    private void warmUp(List<Target> targets, String under, int seconds) throws InterruptedException {
         if (seconds <= 0) return;
         byte[] value = text(new SplittableRandom(3), valueBytes);
         AtomicLong errors = new AtomicLong();
@@ -391,7 +391,7 @@ public final class FollowerBench {
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         List<Thread> threads = new ArrayList<>();
         for (int c = 0; c < 8; c++) {
-            byte[] prefix = ("warm/" + c + "/").getBytes(StandardCharsets.US_ASCII);
+            byte[] prefix = (under + c + "/").getBytes(StandardCharsets.US_ASCII);
             threads.add(Thread.ofPlatform().name("warm-" + c).start(() -> {
                 for (int i = 0; i < 10_000_000 && System.nanoTime() < end; i++) {
                     Target t = targets.get(i % targets.size());
@@ -589,7 +589,6 @@ public final class FollowerBench {
             }
             for (Future<ServerProcess> f : fs) followers.add(f.get(5, TimeUnit.MINUTES));
         }
-        warmUp(List.of(new Target("primary", primary, writer)), jitSeconds);
         // watcher 0 on the primary itself (the floor), then one on each follower
         List<ServerProcess> watched = new ArrayList<>();
         watched.add(primary);
@@ -600,6 +599,10 @@ public final class FollowerBench {
             watchers.add(w);
             w.open(1, 1, 30_000);
         }
+        // the warm-up's keys are under the watched prefix (values without a marker), so that every follower's
+        // apply and SSE paths are compiled too before anything is timed
+        warmUp(List.of(new Target("primary", primary, writer)), "f/warm/", jitSeconds);
+        r.put("settle", settle(watched));
         int total = rate * (warmup + seconds);
         int warm = rate * warmup;
         AtomicLongArray sentAt = new AtomicLongArray(total);
@@ -723,6 +726,25 @@ public final class FollowerBench {
         r.put("targetP99Millis", P99_TARGET_MILLIS);
         r.put("targetMet", met);
         r.put("cpu", cpu);
+    }
+
+    /**
+     * Waits (up to 20 s) until the servers use under 0.3 cores together over a second, so that the timed window does
+     * not start while fresh JVMs still compile; returns what the servers and the machine used in the last second.
+     */
+    private Map<String, Object> settle(List<ServerProcess> servers) throws Exception {
+        long t0 = System.nanoTime();
+        Map<String, Object> last = Map.of();
+        for (int i = 0; i < 20; i++) {
+            Window w = Window.open(servers);
+            Thread.sleep(1000);
+            last = w.close(0);
+            double cores = 0;
+            for (Object c : (List<?>) last.get("serverCores")) cores += (double) c;
+            if (cores < 0.3) break;
+        }
+        line("settled after %.1f s; last second idle: %s", (System.nanoTime() - t0) / 1e9, last.get("describe"));
+        return last;
     }
 
     private static final byte[] FAN = "f/".getBytes(StandardCharsets.US_ASCII);
