@@ -67,6 +67,26 @@ final class ServerProcess implements AutoCloseable {
         return launch(pb, data, "caskade serving");
     }
 
+    /**
+     * Starts {@code root/bin/caskade serve --follow http://127.0.0.1:<primaryHttpPort>} on {@code data} with free
+     * ports and waits until it serves, which is after its first snapshot of the primary.
+     */
+    static ServerProcess startFollower(Path root, Path data, int primaryHttpPort, String javaOpts) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(
+                root.resolve("bin/caskade").toString(),
+                "serve",
+                "--data",
+                data.toString(),
+                "--resp-port",
+                "0",
+                "--http-port",
+                "0",
+                "--follow",
+                "http://127.0.0.1:" + primaryHttpPort);
+        pb.environment().put("CASKADE_JAVA_OPTS", javaOpts);
+        return launch(pb, data, "caskade following");
+    }
+
     /** Starts {@link BroadcastFloor} from this benchmark's own class path, with the server's default JVM flags. */
     static ServerProcess startFloor(Path data) throws Exception {
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
