@@ -14,8 +14,8 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.HelpCommand;
 import picocli.CommandLine.IVersionProvider;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ScopeType;
 import picocli.CommandLine.Spec;
@@ -109,7 +109,11 @@ public final class Main implements Callable<Integer> {
         main.in = in;
         CommandLine cli = new CommandLine(main);
         // 'caskade generate-completion > caskade.bash': picocli's bash (and zsh, via bashcompinit) completion
-        cli.getSubcommands().get("generate-completion").getCommandSpec().usageMessage().hidden(false);
+        cli.getSubcommands()
+                .get("generate-completion")
+                .getCommandSpec()
+                .usageMessage()
+                .hidden(false);
         cli.setOut(out);
         cli.setErr(err);
         cli.setParameterExceptionHandler(Main::badArguments);

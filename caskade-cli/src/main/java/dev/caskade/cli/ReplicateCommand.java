@@ -70,7 +70,8 @@ final class ReplicateCommand extends StoreCommand {
 
     @Override
     int run() throws Exception {
-        if (!checkingArgs() && !Files.isDirectory(data)) return fail(Main.FAILED, "no store at " + data + " (use --data DIR)");
+        if (!checkingArgs() && !Files.isDirectory(data))
+            return fail(Main.FAILED, "no store at " + data + " (use --data DIR)");
         ReplicationConfig flags = new ReplicationConfig(
                 to,
                 null,

@@ -19,10 +19,32 @@ class CheckArgsTest {
     void aGoodServeLineExitsZeroAndOpensNothing() {
         Path data = dir.resolve("never");
         for (String[] args : new String[][] {
-            {"serve", "--check-args", "--data", data.toString(), "--http-port", "0", "--replicate-to", "s3://bucket/p",
-                "--s3-region", "eu-west-1", "--max-replica-lag", "30s"},
-            {"--check-args", "serve", "--data", data.toString(), "--follow", "http://u:p@10.0.0.1:8479", "--prefix", "a/"},
-            {"serve", "--check-args", "--data", data.toString(), "--cluster", "redis://127.0.0.1:1/c", "--node-id", "n1"}
+            {
+                "serve",
+                "--check-args",
+                "--data",
+                data.toString(),
+                "--http-port",
+                "0",
+                "--replicate-to",
+                "s3://bucket/p",
+                "--s3-region",
+                "eu-west-1",
+                "--max-replica-lag",
+                "30s"
+            },
+            {
+                "--check-args",
+                "serve",
+                "--data",
+                data.toString(),
+                "--follow",
+                "http://u:p@10.0.0.1:8479",
+                "--prefix",
+                "a/"
+            },
+            {"serve", "--check-args", "--data", data.toString(), "--cluster", "redis://127.0.0.1:1/c", "--node-id", "n1"
+            }
         }) {
             Invocation r = Invocation.run(args);
             assertThat(r.code()).as("%s", r).isZero();
@@ -40,7 +62,8 @@ class CheckArgsTest {
         assertUsage("unsupported destination scheme", "serve", "--check-args", "--replicate-to", "ftp://x/y");
         assertUsage("--follow needs http", "serve", "--check-args", "--follow", "ftp://primary:8479");
         assertUsage("need --follow", "serve", "--check-args", "--prefix", "a/");
-        assertUsage("exclude each other", "serve", "--check-args", "--follow", "http://a:1", "--cluster", "redis://b:2/c");
+        assertUsage(
+                "exclude each other", "serve", "--check-args", "--follow", "http://a:1", "--cluster", "redis://b:2/c");
         assertUsage(
                 "--restore-if-empty does not apply with --follow",
                 "serve",
@@ -58,7 +81,12 @@ class CheckArgsTest {
     void replicateAndRestoreCheckTheirDestinations() {
         Path data = dir.resolve("absent");
         Invocation ok = Invocation.run(
-                "replicate", "--check-args", "--data", data.toString(), "--to", dir.resolve("backup").toString());
+                "replicate",
+                "--check-args",
+                "--data",
+                data.toString(),
+                "--to",
+                dir.resolve("backup").toString());
         assertThat(ok.code()).as("%s", ok).isZero();
         assertThat(dir.resolve("backup")).doesNotExist();
         assertUsage("--to", "replicate", "--check-args", "--data", data.toString(), "--to", "s3://UPPER/x");

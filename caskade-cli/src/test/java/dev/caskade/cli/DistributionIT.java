@@ -88,7 +88,8 @@ class DistributionIT {
         for (File f : tools.toFile().listFiles()) Files.createSymbolicLink(withJava.resolve(f.getName()), f.toPath());
         if (!Files.exists(withJava.resolve("java")))
             Files.createSymbolicLink(withJava.resolve("java"), Path.of(System.getProperty("java.home"), "bin/java"));
-        Map<String, String> env = Map.of("PATH", withJava.toString(), "JAVA_HOME", old.getParent().toString());
+        Map<String, String> env =
+                Map.of("PATH", withJava.toString(), "JAVA_HOME", old.getParent().toString());
 
         // and the launcher is run through a symlink, as from /usr/local/bin
         Path link = Files.createDirectories(dir.resolve("usr-local-bin")).resolve("caskade");
@@ -116,7 +117,8 @@ class DistributionIT {
     private record Result(int code, String out, String err) {}
 
     private static Result caskade(Map<String, String> env, String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of(home.resolve("bin/caskade").toString()));
+        List<String> command =
+                new ArrayList<>(List.of(home.resolve("bin/caskade").toString()));
         command.addAll(List.of(args));
         return run(command, env, dir);
     }

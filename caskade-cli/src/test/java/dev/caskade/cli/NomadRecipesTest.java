@@ -70,7 +70,9 @@ class NomadRecipesTest {
 
     @Test
     void prometheusScrapesTheMetricsOfTaggedNomadServices() throws Exception {
-        JsonNode config = YAMLMapper.builder().build().readTree(recipes().resolve("prometheus.yml").toFile());
+        JsonNode config = YAMLMapper.builder()
+                .build()
+                .readTree(recipes().resolve("prometheus.yml").toFile());
         JsonNode scrape = config.path("scrape_configs").get(0);
         assertThat(scrape.path("metrics_path").asString()).isEqualTo("/metrics");
         assertThat(scrape.path("nomad_sd_configs").get(0).path("server").asString())
@@ -103,21 +105,27 @@ class NomadRecipesTest {
         List<DynamicNode> nodes = new ArrayList<>();
         for (var file : jobs().entrySet()) {
             JsonNode root = file.getValue();
-            assertThat(root.path("job").size()).as("%s holds one job", file.getKey()).isEqualTo(1);
+            assertThat(root.path("job").size())
+                    .as("%s holds one job", file.getKey())
+                    .isEqualTo(1);
             String jobName = root.path("job").propertyNames().iterator().next();
             JsonNode job = root.path("job").path(jobName).get(0);
-            assertThat(job.path("datacenters").isArray()).as("%s: datacenters", file.getKey()).isTrue();
+            assertThat(job.path("datacenters").isArray())
+                    .as("%s: datacenters", file.getKey())
+                    .isTrue();
             for (String groupName : job.path("group").propertyNames()) {
                 JsonNode group = job.path("group").path(groupName).get(0);
                 String where = file.getKey() + " group " + groupName;
-                nodes.add(DynamicTest.dynamicTest(where + ": ports, services, volumes", () -> checkGroup(where, group)));
+                nodes.add(
+                        DynamicTest.dynamicTest(where + ": ports, services, volumes", () -> checkGroup(where, group)));
                 for (String taskName : group.path("task").propertyNames()) {
                     JsonNode task = group.path("task").path(taskName).get(0);
                     String at = where + " task " + taskName;
                     nodes.add(DynamicTest.dynamicTest(at + ": driver and lifecycle", () -> checkTask(at, group, task)));
                     if (isCaskade(task)) {
                         nodes.add(DynamicTest.dynamicTest(
-                                at + ": caskade --check-args " + commandLine(task).getFirst(),
+                                at + ": caskade --check-args "
+                                        + commandLine(task).getFirst(),
                                 () -> checkCommandLine(at, job, group, task)));
                     }
                 }
@@ -134,40 +142,55 @@ class NomadRecipesTest {
         for (JsonNode service : each(group.path("service"))) {
             String port = service.path("port").asString();
             referenced.add(port);
-            assertThat(service.path("name").asString()).as("%s: a service's name", where).isNotBlank();
+            assertThat(service.path("name").asString())
+                    .as("%s: a service's name", where)
+                    .isNotBlank();
             assertThat(service.path("provider").asString("nomad"))
                     .as("%s: service provider", where)
                     .isIn("nomad", "consul");
             for (JsonNode check : each(service.path("check"))) {
-                assertThat(check.path("type").asString()).as("%s: check type", where).isEqualTo("http");
+                assertThat(check.path("type").asString())
+                        .as("%s: check type", where)
+                        .isEqualTo("http");
                 String path = check.path("path").asString();
                 if (service.path("name").asString().startsWith("caskade")) {
                     assertThat(path).as("%s: a caskade check", where).isIn("/readyz", "/healthz");
                 } else {
                     assertThat(path).as("%s: check path", where).startsWith("/");
                 }
-                assertThat(check.path("interval").asString()).as("%s: check interval", where).matches("\\d+[smh]");
-                assertThat(check.path("timeout").asString()).as("%s: check timeout", where).matches("\\d+[smh]");
+                assertThat(check.path("interval").asString())
+                        .as("%s: check interval", where)
+                        .matches("\\d+[smh]");
+                assertThat(check.path("timeout").asString())
+                        .as("%s: check timeout", where)
+                        .matches("\\d+[smh]");
             }
         }
         assertThat(ports.keySet()).as("%s: every port declared is used", where).isEqualTo(referenced);
         for (var p : ports.entrySet()) {
-            assertThat(p.getKey()).as("%s: a port label usable in NOMAD_PORT_<label>", where).matches("[a-z_][a-z0-9_]*");
+            assertThat(p.getKey())
+                    .as("%s: a port label usable in NOMAD_PORT_<label>", where)
+                    .matches("[a-z_][a-z0-9_]*");
             JsonNode s = p.getValue().path("static");
             if (!s.isMissingNode()) assertThat(s.asInt()).isBetween(1, 65535);
         }
         Set<String> volumes = new TreeSet<>(group.path("volume").propertyNames());
         for (String v : volumes) {
             JsonNode volume = group.path("volume").path(v).get(0);
-            assertThat(volume.path("type").asString()).as("%s: volume %s type", where, v).isIn("host", "csi");
-            assertThat(volume.path("source").asString()).as("%s: volume %s source", where, v).isNotBlank();
+            assertThat(volume.path("type").asString())
+                    .as("%s: volume %s type", where, v)
+                    .isIn("host", "csi");
+            assertThat(volume.path("source").asString())
+                    .as("%s: volume %s source", where, v)
+                    .isNotBlank();
         }
         List<String> mainTasks = new ArrayList<>();
         for (String t : group.path("task").propertyNames()) {
             JsonNode task = group.path("task").path(t).get(0);
             if (task.path("lifecycle").isMissingNode()) mainTasks.add(t);
             for (JsonNode mount : each(task.path("volume_mount"))) {
-                assertThat(mount.path("volume").asString()).as("%s task %s mounts a declared volume", where, t)
+                assertThat(mount.path("volume").asString())
+                        .as("%s task %s mounts a declared volume", where, t)
                         .isIn(volumes);
                 assertThat(mount.path("destination").asString()).startsWith("/");
             }
@@ -177,13 +200,18 @@ class NomadRecipesTest {
         if (!disk.isMissingNode()) {
             for (String k : List.of("sticky", "migrate")) {
                 JsonNode b = disk.get(0).path(k);
-                if (!b.isMissingNode()) assertThat(b.isBoolean()).as("%s: ephemeral_disk.%s", where, k).isTrue();
+                if (!b.isMissingNode())
+                    assertThat(b.isBoolean())
+                            .as("%s: ephemeral_disk.%s", where, k)
+                            .isTrue();
             }
         }
     }
 
     private static void checkTask(String at, JsonNode group, JsonNode task) {
-        assertThat(task.path("driver").asString()).as("%s: driver (no container image)", at).isIn(DRIVERS);
+        assertThat(task.path("driver").asString())
+                .as("%s: driver (no container image)", at)
+                .isIn(DRIVERS);
         JsonNode config = task.path("config").get(0);
         assertThat(config.has("image")).as("%s: no image", at).isFalse();
         if (task.path("driver").asString().equals("java")) {
@@ -194,7 +222,8 @@ class NomadRecipesTest {
         JsonNode args = config.path("args");
         if (!args.isMissingNode()) {
             assertThat(args.isArray()).as("%s: args is a list", at).isTrue();
-            for (JsonNode a : args) assertThat(a.isString()).as("%s: every arg is a string", at).isTrue();
+            for (JsonNode a : args)
+                assertThat(a.isString()).as("%s: every arg is a string", at).isTrue();
         }
         JsonNode lifecycle = task.path("lifecycle");
         if (!lifecycle.isMissingNode()) {
@@ -202,22 +231,28 @@ class NomadRecipesTest {
             JsonNode l = lifecycle.get(0);
             assertThat(l.path("hook").asString()).as("%s: lifecycle hook", at).isIn(HOOKS);
             JsonNode sidecar = l.path("sidecar");
-            if (!sidecar.isMissingNode()) assertThat(sidecar.isBoolean()).as("%s: sidecar", at).isTrue();
+            if (!sidecar.isMissingNode())
+                assertThat(sidecar.isBoolean()).as("%s: sidecar", at).isTrue();
             if (isCaskade(task) && LONG_RUNNING.contains(commandLine(task).getFirst())) {
                 assertThat(sidecar.asBoolean(false))
                         .as("%s: a long-running command in a lifecycle hook must be a sidecar", at)
                         .isTrue();
-                assertThat(l.path("hook").asString()).as("%s: sidecars start before or after the main task", at)
+                assertThat(l.path("hook").asString())
+                        .as("%s: sidecars start before or after the main task", at)
                         .isIn("prestart", "poststart");
             }
             if (isCaskade(task) && commandLine(task).getFirst().equals("restore")) {
-                assertThat(l.path("hook").asString()).as("%s: restore runs before the server", at)
+                assertThat(l.path("hook").asString())
+                        .as("%s: restore runs before the server", at)
                         .isEqualTo("prestart");
-                assertThat(sidecar.asBoolean(false)).as("%s: restore runs to its end", at).isFalse();
+                assertThat(sidecar.asBoolean(false))
+                        .as("%s: restore runs to its end", at)
+                        .isFalse();
             }
         }
         for (JsonNode t : each(task.path("template"))) {
-            assertThat(t.path("destination").asString()).as("%s: template destination", at)
+            assertThat(t.path("destination").asString())
+                    .as("%s: template destination", at)
                     .matches("(local|secrets|alloc)/.+");
             assertThat(t.path("data").asString()).as("%s: template data", at).isNotBlank();
         }
@@ -230,8 +265,9 @@ class NomadRecipesTest {
         List<String> args = new ArrayList<>();
         for (String a : commandLine(task)) args.add(interpolate(at, a, job, group, task));
         String command = args.getFirst();
-        var known = Main.commandLine(new java.io.PrintWriter(java.io.Writer.nullWriter()), new java.io.PrintWriter(
-                        java.io.Writer.nullWriter()))
+        var known = Main.commandLine(
+                        new java.io.PrintWriter(java.io.Writer.nullWriter()),
+                        new java.io.PrintWriter(java.io.Writer.nullWriter()))
                 .getSubcommands();
         assumeTrue(
                 known.containsKey(command),
@@ -239,7 +275,9 @@ class NomadRecipesTest {
                         + " its command line is not checked");
         args.addFirst("--check-args");
         Invocation r = Invocation.run(args.toArray(String[]::new));
-        assertThat(r.code()).as("%s: caskade %s%n%s", at, String.join(" ", args), r).isZero();
+        assertThat(r.code())
+                .as("%s: caskade %s%n%s", at, String.join(" ", args), r)
+                .isZero();
     }
 
     /** The task's caskade arguments: exec's args after .../bin/caskade, or the java driver's args. */
@@ -264,7 +302,8 @@ class NomadRecipesTest {
         Map<String, String> vars = new HashMap<>();
         for (JsonNode scope : List.of(job, group, task)) {
             for (JsonNode meta : each(scope.path("meta"))) {
-                for (String k : meta.propertyNames()) vars.put("NOMAD_META_" + k, meta.path(k).asString());
+                for (String k : meta.propertyNames())
+                    vars.put("NOMAD_META_" + k, meta.path(k).asString());
             }
         }
         int dynamic = 23000;
@@ -293,7 +332,9 @@ class NomadRecipesTest {
                     .replaceAll("\\{\\{[^}]*}}", "");
             for (String line : rendered.split("\n")) {
                 int eq = line.indexOf('=');
-                if (eq > 0) vars.put(line.substring(0, eq).trim(), line.substring(eq + 1).trim());
+                if (eq > 0)
+                    vars.put(
+                            line.substring(0, eq).trim(), line.substring(eq + 1).trim());
             }
         }
         StringBuilder out = new StringBuilder();
@@ -310,13 +351,16 @@ class NomadRecipesTest {
     private static Map<String, JsonNode> ports(JsonNode group) {
         Map<String, JsonNode> ports = new LinkedHashMap<>();
         for (JsonNode network : each(group.path("network"))) {
-            for (String label : network.path("port").propertyNames()) ports.put(label, network.path("port").path(label).get(0));
+            for (String label : network.path("port").propertyNames())
+                ports.put(label, network.path("port").path(label).get(0));
         }
         return ports;
     }
 
     private static JsonNode service(JsonNode root, String name) {
-        for (JsonNode s : root.findValues("service").stream().flatMap(n -> each(n).stream()).toList()) {
+        for (JsonNode s : root.findValues("service").stream()
+                .flatMap(n -> each(n).stream())
+                .toList()) {
             if (s.path("name").asString().equals(name)) return s;
         }
         return fail("no service " + name);
@@ -351,7 +395,8 @@ class NomadRecipesTest {
     /** Runs hcl2json over {@code files}: one JSON object, file name to its JSON; errors name file, line and column. */
     private static Result convert(List<Path> files) throws Exception {
         Path dir = hcl2json();
-        List<String> command = new ArrayList<>(List.of("node", dir.resolve("convert.js").toString()));
+        List<String> command =
+                new ArrayList<>(List.of("node", dir.resolve("convert.js").toString()));
         files.forEach(f -> command.add(f.toString()));
         return run(command, dir, 60);
     }
@@ -361,18 +406,25 @@ class NomadRecipesTest {
         Path dir = Path.of("target", "hcl2json").toAbsolutePath();
         Path installed = dir.resolve("node_modules/@cdktf/hcl2json/package.json");
         if (!Files.exists(installed) || !Files.readString(installed).contains("\"version\": \"0.21.0\"")) {
-            assumeTrue(onPath("node") && onPath("npm"), "node and npm are needed to parse HCL (bin/test installs them)");
+            assumeTrue(
+                    onPath("node") && onPath("npm"), "node and npm are needed to parse HCL (bin/test installs them)");
             Files.createDirectories(dir);
             Result npm = run(
-                    List.of("npm", "install", "--prefix", dir.toString(), "--no-audit", "--no-fund", "--no-save",
-                            "--loglevel=error", HCL2JSON),
+                    List.of(
+                            "npm",
+                            "install",
+                            "--prefix",
+                            dir.toString(),
+                            "--no-audit",
+                            "--no-fund",
+                            "--no-save",
+                            "--loglevel=error",
+                            HCL2JSON),
                     dir,
                     120);
             assumeTrue(npm.code() == 0, "npm install " + HCL2JSON + " failed (offline?): " + npm.err());
         }
-        Files.writeString(
-                dir.resolve("convert.js"),
-                """
+        Files.writeString(dir.resolve("convert.js"), """
                 const { parse } = require('@cdktf/hcl2json');
                 const fs = require('fs');
                 (async () => {
