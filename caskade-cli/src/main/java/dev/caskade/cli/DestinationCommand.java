@@ -45,12 +45,18 @@ abstract class DestinationCommand implements Callable<Integer> {
     /** Where the CASKADE_S3_* variables come from. */
     Map<String, String> environment = System.getenv();
 
+    /** The {@code --check-args} dry run, once the URL and the S3 options are checked (opening sent nothing). */
+    int checkArgs() {
+        return Main.OK;
+    }
+
     /** The command's work on the opened destination; returns the exit code. */
     abstract int run(ObjectStore store) throws Exception;
 
     @Override
     public final Integer call() {
         try (GuardedStore store = open(spec, from, s3, environment)) {
+            if (spec.root().userObject() instanceof Main main && main.checkArgs) return checkArgs();
             return run(store);
         } catch (ParameterException e) {
             throw e; // picocli reports bad arguments

@@ -9,11 +9,13 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.Properties;
 import java.util.concurrent.Callable;
+import picocli.AutoComplete;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.HelpCommand;
 import picocli.CommandLine.IVersionProvider;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ScopeType;
 import picocli.CommandLine.Spec;
@@ -51,6 +53,7 @@ import picocli.CommandLine.Spec;
             SegmentsCommand.class,
             PasswdCommand.class,
             TokenCommand.class,
+            AutoComplete.GenerateCompletion.class,
             HelpCommand.class
         },
         exitCodeListHeading = "%nExit codes:%n",
@@ -76,6 +79,14 @@ public final class Main implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    // inherited: the subcommands set this field, so 'caskade serve --check-args ...' works as well
+    @Option(
+            names = "--check-args",
+            scope = ScopeType.INHERIT,
+            description = "Parse and check the command line (every conversion and check a command makes before it"
+                    + " opens anything), then exit: 0, or 64 with the message. Opens, starts and writes nothing.")
+    boolean checkArgs;
+
     /** Runs the command line and exits with its exit code. */
     public static void main(String[] args) {
         // JSON must be UTF-8 whatever the locale says, so stdout and stderr are encoded explicitly
@@ -97,6 +108,12 @@ public final class Main implements Callable<Integer> {
         Main main = new Main();
         main.in = in;
         CommandLine cli = new CommandLine(main);
+        // 'caskade generate-completion > caskade.bash': picocli's bash (and zsh, via bashcompinit) completion
+        cli.getSubcommands()
+                .get("generate-completion")
+                .getCommandSpec()
+                .usageMessage()
+                .hidden(false);
         cli.setOut(out);
         cli.setErr(err);
         cli.setParameterExceptionHandler(Main::badArguments);

@@ -64,8 +64,14 @@ final class ReplicateCommand extends StoreCommand {
     private final CountDownLatch stopped = new CountDownLatch(1);
 
     @Override
+    int checkArgs() throws Exception {
+        return run(); // it stops once the destinations are checked
+    }
+
+    @Override
     int run() throws Exception {
-        if (!Files.isDirectory(data)) return fail(Main.FAILED, "no store at " + data + " (use --data DIR)");
+        if (!checkingArgs() && !Files.isDirectory(data))
+            return fail(Main.FAILED, "no store at " + data + " (use --data DIR)");
         ReplicationConfig flags = new ReplicationConfig(
                 to,
                 null,
@@ -92,6 +98,10 @@ final class ReplicateCommand extends StoreCommand {
         } catch (IllegalArgumentException e) {
             stores.forEach(GuardedStore::close);
             return fail(Main.USAGE, "--to: " + e.getMessage());
+        }
+        if (checkingArgs()) {
+            stores.forEach(GuardedStore::close);
+            return Main.OK;
         }
         List<Shipper> shippers = new ArrayList<>();
         try {

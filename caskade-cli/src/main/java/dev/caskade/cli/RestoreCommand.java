@@ -87,6 +87,12 @@ final class RestoreCommand extends DestinationCommand {
         return Main.OK;
     }
 
+    @Override
+    int checkArgs() {
+        options();
+        return Main.OK;
+    }
+
     private RestoreOptions options() {
         if (revision != null && timestamp != null) {
             throw new ParameterException(spec.commandLine(), "give --revision or --timestamp, not both");

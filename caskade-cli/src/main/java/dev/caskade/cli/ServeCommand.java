@@ -210,6 +210,11 @@ final class ServeCommand extends StoreCommand {
     }
 
     @Override
+    int checkArgs() throws Exception {
+        return run(); // it stops right before anything is opened or started
+    }
+
+    @Override
     int run() throws Exception {
         Server.Options options = options();
         try {
@@ -230,6 +235,7 @@ final class ServeCommand extends StoreCommand {
                 readOnly != null ? readOnly : "true".equalsIgnoreCase(environment.get("CASKADE_READ_ONLY"));
         if (followUrl == null) {
             if (prefix != null || readOnly != null) return fail(Main.USAGE, "--prefix and --read-only need --follow");
+            if (checkingArgs()) return Main.OK;
             if (holdsSegments(options.data().resolve("store")) && !holdsSegments(options.data()))
                 return fail(
                         Main.USAGE,
@@ -239,7 +245,7 @@ final class ServeCommand extends StoreCommand {
             Server server = Server.start(options);
             return serve(server, options, null, "serving", "durability " + options.durability());
         }
-        if (holdsSegments(options.data()))
+        if (!checkingArgs() && holdsSegments(options.data()))
             return fail(
                     Main.USAGE,
                     options.data() + " holds a primary's store; a follower keeps its copy in DIR/store:"
@@ -251,6 +257,10 @@ final class ServeCommand extends StoreCommand {
             client = followClient(followUrl);
         } catch (IllegalArgumentException e) {
             return fail(Main.USAGE, e.getMessage());
+        }
+        if (checkingArgs()) {
+            client.close();
+            return Main.OK;
         }
         ServedCopy follower = ServedCopy.follow(
                 options, client, followPrefix, ReplicaOptions.defaults().withReadOnly(followReadOnly), err());
@@ -279,13 +289,14 @@ final class ServeCommand extends StoreCommand {
             return fail(Main.USAGE, e.getMessage());
         }
         if (prefix != null || readOnly != null) return fail(Main.USAGE, "--prefix and --read-only need --follow");
-        if (holdsSegments(options.data()))
+        if (!checkingArgs() && holdsSegments(options.data()))
             return fail(
                     Main.USAGE,
                     options.data() + " holds a primary's store; a cluster node keeps its store in DIR/store:"
                             + " give another --data");
         if (options.replication().restoreIfEmpty() != null)
             return fail(Main.USAGE, "--restore-if-empty does not apply with --cluster: the cluster fills the store");
+        if (checkingArgs()) return Main.OK;
         ServedCopy node = ServedCopy.cluster(options, c, err());
         ClusterStatus s = (ClusterStatus) node.status();
         return serve(

@@ -49,10 +49,20 @@ abstract class StoreCommand implements Callable<Integer> {
     /** The command's work; returns the exit code. Failures may be thrown: {@link #call()} reports them. */
     abstract int run() throws Exception;
 
+    /** The {@code --check-args} dry run; commands that check more than picocli before opening anything override it. */
+    int checkArgs() throws Exception {
+        return Main.OK;
+    }
+
+    /** Whether this is a {@code --check-args} dry run: check the arguments, open and start nothing. */
+    boolean checkingArgs() {
+        return spec.root().userObject() instanceof Main main && main.checkArgs;
+    }
+
     @Override
     public final Integer call() {
         try {
-            return run();
+            return checkingArgs() ? checkArgs() : run();
         } catch (ParameterException e) {
             throw e; // picocli reports bad arguments
         } catch (Exception e) {
