@@ -51,6 +51,7 @@ import picocli.CommandLine.Spec;
             SegmentsCommand.class,
             PasswdCommand.class,
             TokenCommand.class,
+            WebhookCommand.class,
             HelpCommand.class
         },
         exitCodeListHeading = "%nExit codes:%n",
