@@ -236,6 +236,10 @@ final class ServeCommand extends StoreCommand {
         }
         String followUrl = follow != null ? follow : blankToNull(environment.get("CASKADE_FOLLOW"));
         String clusterUrl = cluster != null ? cluster : blankToNull(environment.get("CASKADE_CLUSTER"));
+        String hookUrl = webhookTo != null ? webhookTo : blankToNull(environment.get("CASKADE_WEBHOOK_TO"));
+        if (hookUrl != null && (followUrl != null || clusterUrl != null))
+            return fail(Main.USAGE, "--webhook-to runs on a primary only (run 'caskade webhook --server' instead)");
+        if (hookUrl == null && webhookPrefix != null) return fail(Main.USAGE, "--webhook-prefix needs --webhook-to");
         if (clusterUrl != null) {
             if (followUrl != null) return fail(Main.USAGE, "--cluster and --follow exclude each other");
             return cluster(options, clusterUrl);
@@ -245,10 +249,6 @@ final class ServeCommand extends StoreCommand {
         String followPrefix = prefix != null ? prefix : environment.getOrDefault("CASKADE_FOLLOW_PREFIX", "");
         boolean followReadOnly =
                 readOnly != null ? readOnly : "true".equalsIgnoreCase(environment.get("CASKADE_READ_ONLY"));
-        String hookUrl = webhookTo != null ? webhookTo : blankToNull(environment.get("CASKADE_WEBHOOK_TO"));
-        if (hookUrl != null && (followUrl != null || clusterUrl != null))
-            return fail(Main.USAGE, "--webhook-to runs on a primary only (run 'caskade webhook --server' instead)");
-        if (hookUrl == null && webhookPrefix != null) return fail(Main.USAGE, "--webhook-prefix needs --webhook-to");
         if (followUrl == null) {
             if (prefix != null || readOnly != null) return fail(Main.USAGE, "--prefix and --read-only need --follow");
             WebhookOptions hook = null;
