@@ -164,9 +164,10 @@ final class ServeCommand extends StoreCommand {
     @Option(
             names = "--webhook-to",
             paramLabel = "URL",
-            description = "Deliver every commit (under --webhook-prefix) to this HTTP receiver as a JSON POST, in order,"
-                    + " at least once, from the position kept in DIR/webhook (env CASKADE_WEBHOOK_TO; see 'caskade"
-                    + " webhook' and docs/server.md). Not with --follow or --cluster.")
+            description =
+                    "Deliver every commit (under --webhook-prefix) to this HTTP receiver as a JSON POST, in order,"
+                            + " at least once, from the position kept in DIR/webhook (env CASKADE_WEBHOOK_TO; see 'caskade"
+                            + " webhook' and docs/server.md). Not with --follow or --cluster.")
     String webhookTo;
 
     @Option(
@@ -253,11 +254,11 @@ final class ServeCommand extends StoreCommand {
             if (prefix != null || readOnly != null) return fail(Main.USAGE, "--prefix and --read-only need --follow");
             WebhookOptions hook = null;
             if (hookUrl != null) {
-                String p = webhookPrefix != null
-                        ? webhookPrefix
-                        : environment.getOrDefault("CASKADE_WEBHOOK_PREFIX", "");
+                String p =
+                        webhookPrefix != null ? webhookPrefix : environment.getOrDefault("CASKADE_WEBHOOK_PREFIX", "");
                 try {
-                    hook = WebhookOptions.of(WebhookCommand.receiver(hookUrl), p, options.data().resolve("webhook"));
+                    hook = WebhookOptions.of(
+                            WebhookCommand.receiver(hookUrl), p, options.data().resolve("webhook"));
                 } catch (IllegalArgumentException e) {
                     return fail(Main.USAGE, "--webhook-to: " + e.getMessage());
                 }

@@ -139,9 +139,7 @@ final class Webhook implements AutoCloseable {
                     probeAtNanos = System.nanoTime() + options.openWait().toNanos();
                     LOG.warn(
                             "webhook {}: circuit breaker OPEN ({}% of the last attempts failed); no request for {}",
-                            options.postTo(),
-                            breaker.getMetrics().getFailureRate(),
-                            options.openWait());
+                            options.postTo(), breaker.getMetrics().getFailureRate(), options.openWait());
                 }
                 case HALF_OPEN -> LOG.info("webhook {}: circuit breaker HALF_OPEN, probing", options.postTo());
                 case CLOSED -> LOG.info("webhook {}: circuit breaker CLOSED", options.postTo());
@@ -202,7 +200,10 @@ final class Webhook implements AutoCloseable {
                 .tags(t)
                 .description("source revisions not delivered yet (an upper bound with a prefix)")
                 .register(registry);
-        Gauge.builder("caskade.webhook.delivered.revision", this, w -> w.status().position())
+        Gauge.builder(
+                        "caskade.webhook.delivered.revision",
+                        this,
+                        w -> w.status().position())
                 .tags(t)
                 .description("the last revision the receiver acknowledged (the durable position)")
                 .register(registry);
@@ -223,12 +224,22 @@ final class Webhook implements AutoCloseable {
                 .description("1 while a commit the receiver refused for good holds the delivery")
                 .register(registry);
         counter(registry, t, "caskade.webhook.deliveries", deliveries, "commits the receiver acknowledged (2xx)");
-        counter(registry, t, "caskade.webhook.failures", failures, "attempts that failed: no answer, timeout, 5xx, 408, 429");
+        counter(
+                registry,
+                t,
+                "caskade.webhook.failures",
+                failures,
+                "attempts that failed: no answer, timeout, 5xx, 408, 429");
         counter(registry, t, "caskade.webhook.rejected", rejected, "attempts not made because the breaker was open");
         counter(registry, t, "caskade.webhook.refusals", refusals, "permanent refusals (4xx other than 408, 429; 3xx)");
         counter(registry, t, "caskade.webhook.skipped", skipped, "refused commits skipped (on-refusal skip)");
         counter(registry, t, "caskade.webhook.gaps", gaps, "times the position fell behind the source's history");
-        counter(registry, t, "caskade.webhook.gap.revisions", gapRevisions, "revisions lost in those gaps (upper bound)");
+        counter(
+                registry,
+                t,
+                "caskade.webhook.gap.revisions",
+                gapRevisions,
+                "revisions lost in those gaps (upper bound)");
     }
 
     private static void counter(MeterRegistry r, Tags t, String name, AtomicLong value, String description) {
@@ -358,7 +369,11 @@ final class Webhook implements AutoCloseable {
                 failures.incrementAndGet();
                 lastError = "revision " + c.revision() + ": " + e.getMessage();
                 state = "retrying";
-                LOG.warn("webhook {}: delivering revision {} failed: {}", options.postTo(), c.revision(), e.getMessage());
+                LOG.warn(
+                        "webhook {}: delivering revision {} failed: {}",
+                        options.postTo(),
+                        c.revision(),
+                        e.getMessage());
                 sleep(backoff / 2 + ThreadLocalRandom.current().nextLong(backoff + 1));
                 backoff = Math.min(backoff * 2, options.backoffMax().toMillis());
                 continue;

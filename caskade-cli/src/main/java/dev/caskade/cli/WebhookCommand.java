@@ -149,13 +149,13 @@ final class WebhookCommand extends StoreCommand {
             Thread shutdown = new Thread(this::stop, "caskade-webhook-stop");
             Runtime.getRuntime().addShutdownHook(shutdown);
             out().printf(
-                    "caskade webhook: %s prefix '%s' -> %s (state %s%s, pid %d)%n",
-                    client.base(),
-                    prefix,
-                    options.postTo(),
-                    state,
-                    metrics == null ? "" : ", metrics http://" + metricsBind + ":" + metricsBound + "/metrics",
-                    ProcessHandle.current().pid());
+                            "caskade webhook: %s prefix '%s' -> %s (state %s%s, pid %d)%n",
+                            client.base(),
+                            prefix,
+                            options.postTo(),
+                            state,
+                            metrics == null ? "" : ", metrics http://" + metricsBind + ":" + metricsBound + "/metrics",
+                            ProcessHandle.current().pid());
             out().flush();
             stopped.await();
             try {

@@ -109,8 +109,8 @@ sealed interface WebhookFeed {
                             sink.accept(new Ended(
                                     end.reason() == WatchEvent.Reason.CLOSED
                                             ? null
-                                            : new IllegalStateException("the store's watch ended: "
-                                                    + end.reason() + "; resume from " + end.resumeFrom())));
+                                            : new IllegalStateException("the store's watch ended: " + end.reason()
+                                                    + "; resume from " + end.resumeFrom())));
                     }
                 });
             } catch (CompactedException c) {

@@ -109,38 +109,110 @@ record WebhookOptions(
 
     WebhookOptions withFrom(Long value) {
         return new WebhookOptions(
-                postTo, prefix, value, state, headers, requestTimeout, backoffInitial, backoffMax, window,
-                failureRatePercent, minimumCalls, openWait, onRefusal, idleTimeout);
+                postTo,
+                prefix,
+                value,
+                state,
+                headers,
+                requestTimeout,
+                backoffInitial,
+                backoffMax,
+                window,
+                failureRatePercent,
+                minimumCalls,
+                openWait,
+                onRefusal,
+                idleTimeout);
     }
 
     WebhookOptions withHeaders(List<String> value) {
         return new WebhookOptions(
-                postTo, prefix, from, state, value, requestTimeout, backoffInitial, backoffMax, window,
-                failureRatePercent, minimumCalls, openWait, onRefusal, idleTimeout);
+                postTo,
+                prefix,
+                from,
+                state,
+                value,
+                requestTimeout,
+                backoffInitial,
+                backoffMax,
+                window,
+                failureRatePercent,
+                minimumCalls,
+                openWait,
+                onRefusal,
+                idleTimeout);
     }
 
     WebhookOptions withRequestTimeout(Duration value) {
         return new WebhookOptions(
-                postTo, prefix, from, state, headers, value, backoffInitial, backoffMax, window, failureRatePercent,
-                minimumCalls, openWait, onRefusal, idleTimeout);
+                postTo,
+                prefix,
+                from,
+                state,
+                headers,
+                value,
+                backoffInitial,
+                backoffMax,
+                window,
+                failureRatePercent,
+                minimumCalls,
+                openWait,
+                onRefusal,
+                idleTimeout);
     }
 
     WebhookOptions withBackoff(Duration initial, Duration max) {
         return new WebhookOptions(
-                postTo, prefix, from, state, headers, requestTimeout, initial, max, window, failureRatePercent,
-                minimumCalls, openWait, onRefusal, idleTimeout);
+                postTo,
+                prefix,
+                from,
+                state,
+                headers,
+                requestTimeout,
+                initial,
+                max,
+                window,
+                failureRatePercent,
+                minimumCalls,
+                openWait,
+                onRefusal,
+                idleTimeout);
     }
 
     WebhookOptions withBreaker(int windowSize, int failureRate, int minimum, Duration wait) {
         return new WebhookOptions(
-                postTo, prefix, from, state, headers, requestTimeout, backoffInitial, backoffMax, windowSize,
-                failureRate, minimum, wait, onRefusal, idleTimeout);
+                postTo,
+                prefix,
+                from,
+                state,
+                headers,
+                requestTimeout,
+                backoffInitial,
+                backoffMax,
+                windowSize,
+                failureRate,
+                minimum,
+                wait,
+                onRefusal,
+                idleTimeout);
     }
 
     WebhookOptions withOnRefusal(OnRefusal value) {
         return new WebhookOptions(
-                postTo, prefix, from, state, headers, requestTimeout, backoffInitial, backoffMax, window,
-                failureRatePercent, minimumCalls, openWait, value, idleTimeout);
+                postTo,
+                prefix,
+                from,
+                state,
+                headers,
+                requestTimeout,
+                backoffInitial,
+                backoffMax,
+                window,
+                failureRatePercent,
+                minimumCalls,
+                openWait,
+                value,
+                idleTimeout);
     }
 
     private static void positive(Duration d, String name) {

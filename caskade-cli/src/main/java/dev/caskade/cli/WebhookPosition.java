@@ -49,8 +49,8 @@ final class WebhookPosition implements AutoCloseable {
             String s = n.path("source").asString("");
             String p = n.path("prefix").asString("");
             if (!s.equals(source) || !p.equals(prefix))
-                throw new IllegalArgumentException(file + " is the position of " + s + " prefix '" + p
-                        + "', not of " + source + " prefix '" + prefix + "': give another --state directory");
+                throw new IllegalArgumentException(file + " is the position of " + s + " prefix '" + p + "', not of "
+                        + source + " prefix '" + prefix + "': give another --state directory");
             this.revision = n.path("revision").asLong(-1);
             if (revision < 0) throw new IllegalArgumentException(file + " holds no revision");
         }
@@ -74,7 +74,8 @@ final class WebhookPosition implements AutoCloseable {
             }
             try {
                 ch.truncate(0);
-                ch.write(ByteBuffer.wrap(Long.toString(ProcessHandle.current().pid()).getBytes()));
+                ch.write(ByteBuffer.wrap(
+                        Long.toString(ProcessHandle.current().pid()).getBytes()));
                 return new WebhookPosition(dir, source, prefix, ch, l);
             } catch (IOException | RuntimeException e) {
                 l.release();
@@ -110,7 +111,11 @@ final class WebhookPosition implements AutoCloseable {
                 while (b.hasRemaining()) ch.write(b);
                 ch.force(true);
             }
-            Files.move(tmp, dir.resolve("position.json"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            Files.move(
+                    tmp,
+                    dir.resolve("position.json"),
+                    StandardCopyOption.ATOMIC_MOVE,
+                    StandardCopyOption.REPLACE_EXISTING);
             try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
                 d.force(true); // the rename itself
             }

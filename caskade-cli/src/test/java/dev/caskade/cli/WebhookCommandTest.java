@@ -69,12 +69,24 @@ class WebhookCommandTest {
 
     @Test
     void theWebhookCommandDeliversServesMetricsAndResumesAfterARestart() throws Exception {
-        try (Server server = Server.start(
-                new Server.Options(dir.resolve("store"), "127.0.0.1", 0, 0, Durability.NONE, false))) {
+        try (Server server =
+                Server.start(new Server.Options(dir.resolve("store"), "127.0.0.1", 0, 0, Durability.NONE, false))) {
             String url = "http://127.0.0.1:" + server.httpPort();
             String[] args = {
-                "--server", url, "--prefix", "app/", "--post-to", receiver.url().toString(), "--from", "0",
-                "--state", dir.resolve("state").toString(), "--metrics-port", "0", "--timeout", "2s"
+                "--server",
+                url,
+                "--prefix",
+                "app/",
+                "--post-to",
+                receiver.url().toString(),
+                "--from",
+                "0",
+                "--state",
+                dir.resolve("state").toString(),
+                "--metrics-port",
+                "0",
+                "--timeout",
+                "2s"
             };
             long r1 = server.store().put("app/1", "one");
             server.store().put("other/1", "no");
@@ -82,24 +94,31 @@ class WebhookCommandTest {
 
             Running<WebhookCommand> run = launch("webhook", args);
             await().atMost(Duration.ofSeconds(5)).until(() -> run.command().metricsBound > 0);
-            await().atMost(Duration.ofSeconds(5)).until(() -> receiver.processedRevisions().equals(List.of(r1, r2)));
-            await().atMost(Duration.ofSeconds(2)).until(() -> run.command().running.status().position() == r2);
+            await().atMost(Duration.ofSeconds(5))
+                    .until(() -> receiver.processedRevisions().equals(List.of(r1, r2)));
+            await().atMost(Duration.ofSeconds(2))
+                    .until(() -> run.command().running.status().position() == r2);
             String metrics = get("http://127.0.0.1:" + run.command().metricsBound + "/metrics");
             assertThat(metrics)
-                    .contains("caskade_webhook_deliveries_total{prefix=\"app/\",receiver=\"" + receiver.url() + "\"} 2.0");
+                    .contains("caskade_webhook_deliveries_total{prefix=\"app/\",receiver=\"" + receiver.url()
+                            + "\"} 2.0");
             assertThat(metrics).containsPattern("caskade_webhook_breaker_state\\{[^}]*\\} 0\\.0");
             assertThat(metrics).containsPattern("caskade_webhook_delivered_revision\\{[^}]*\\} " + r2 + "\\.0");
             assertThat(get("http://127.0.0.1:" + run.command().metricsBound + "/healthz"))
                     .contains("\"status\":\"live\"");
-            assertThat(run.out().toString()).contains("caskade webhook: " + url + " prefix 'app/' -> " + receiver.url());
+            assertThat(run.out().toString())
+                    .contains("caskade webhook: " + url + " prefix 'app/' -> " + receiver.url());
             run.command().stop();
-            assertThat(run.exit().get(15, TimeUnit.SECONDS)).as(run.err().toString()).isZero();
+            assertThat(run.exit().get(15, TimeUnit.SECONDS))
+                    .as(run.err().toString())
+                    .isZero();
 
             // while it is down; the restart sends exactly these (everything before was acknowledged)
             long r3 = server.store().put("app/3", "three");
             int before = receiver.attemptCount();
             Running<WebhookCommand> again = launch("webhook", args);
-            await().atMost(Duration.ofSeconds(5)).until(() -> receiver.processedRevisions().size() == 3);
+            await().atMost(Duration.ofSeconds(5))
+                    .until(() -> receiver.processedRevisions().size() == 3);
             assertThat(receiver.processedRevisions()).containsExactly(r1, r2, r3);
             assertThat(receiver.attempts().subList(before, receiver.attemptCount()))
                     .extracting(WebhookReceiver.Attempt::revision)
@@ -114,25 +133,38 @@ class WebhookCommandTest {
         Path data = dir.resolve("data");
         Running<ServeCommand> run = launch(
                 "serve",
-                "--data", data.toString(),
-                "--resp-port", "0",
-                "--http-port", "0",
-                "--durability", "none",
-                "--webhook-to", receiver.url().toString(),
-                "--webhook-prefix", "app/");
-        await().atMost(Duration.ofSeconds(10)).until(() -> run.command().webhook != null
-                && Files.exists(data.resolve("serve.json")));
+                "--data",
+                data.toString(),
+                "--resp-port",
+                "0",
+                "--http-port",
+                "0",
+                "--durability",
+                "none",
+                "--webhook-to",
+                receiver.url().toString(),
+                "--webhook-prefix",
+                "app/");
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> run.command().webhook != null && Files.exists(data.resolve("serve.json")));
         String serveJson = Files.readString(data.resolve("serve.json"));
         int port = Integer.parseInt(serveJson.replaceAll(".*\"httpPort\":(\\d+).*", "$1"));
-        try (CaskadeClient c = CaskadeClient.connect(URI.create("http://127.0.0.1:" + port), ClientOptions.defaults())) {
+        try (CaskadeClient c =
+                CaskadeClient.connect(URI.create("http://127.0.0.1:" + port), ClientOptions.defaults())) {
             c.put("other/x", "no");
             long rev = c.put("app/x", "yes");
-            await().atMost(Duration.ofSeconds(5)).until(() -> receiver.processedRevisions().equals(List.of(rev)));
+            await().atMost(Duration.ofSeconds(5))
+                    .until(() -> receiver.processedRevisions().equals(List.of(rev)));
             assertThat(receiver.processed().values().iterator().next())
                     .isEqualTo("{\"revision\":" + rev + ",\"timestamp\":"
-                            + receiver.processed().values().iterator().next().replaceAll(".*\"timestamp\":(\\d+).*", "$1")
+                            + receiver.processed()
+                                    .values()
+                                    .iterator()
+                                    .next()
+                                    .replaceAll(".*\"timestamp\":(\\d+).*", "$1")
                             + ",\"changes\":[{\"type\":\"put\",\"key\":\"app/x\",\"value\":\"yes\"}]}");
-            await().atMost(Duration.ofSeconds(2)).until(() -> run.command().webhook.status().position() == rev);
+            await().atMost(Duration.ofSeconds(2))
+                    .until(() -> run.command().webhook.status().position() == rev);
             String metrics = get("http://127.0.0.1:" + port + "/metrics");
             assertThat(metrics).containsPattern("caskade_webhook_deliveries_total\\{[^}]*\\} 1\\.0");
             assertThat(metrics).containsPattern("caskade_webhook_lag_revisions\\{[^}]*\\} 0\\.0");
@@ -140,13 +172,16 @@ class WebhookCommandTest {
         } finally {
             run.command().stop();
         }
-        assertThat(run.exit().get(15, TimeUnit.SECONDS)).as(run.err().toString()).isZero();
+        assertThat(run.exit().get(15, TimeUnit.SECONDS))
+                .as(run.err().toString())
+                .isZero();
     }
 
     @Test
     void badArgumentsAreUsageErrors() {
         String hook = receiver.url().toString();
-        Invocation noServer = Invocation.run("webhook", "--post-to", hook, "--state", dir.resolve("s").toString());
+        Invocation noServer = Invocation.run(
+                "webhook", "--post-to", hook, "--state", dir.resolve("s").toString());
         assertThat(noServer.code()).as(noServer.toString()).isEqualTo(Main.USAGE);
         assertThat(noServer.err()).contains("--server");
         Invocation ftp = Invocation.run("webhook", "--server", "http://127.0.0.1:1", "--post-to", "ftp://x/");
@@ -161,8 +196,7 @@ class WebhookCommandTest {
         Invocation prefixAlone =
                 Invocation.run("serve", "--data", dir.resolve("p").toString(), "--webhook-prefix", "app/");
         assertThat(prefixAlone.code()).as(prefixAlone.toString()).isEqualTo(Main.USAGE);
-        Invocation badUrl =
-                Invocation.run("serve", "--data", dir.resolve("b").toString(), "--webhook-to", "ftp://x/");
+        Invocation badUrl = Invocation.run("serve", "--data", dir.resolve("b").toString(), "--webhook-to", "ftp://x/");
         assertThat(badUrl.code()).as(badUrl.toString()).isEqualTo(Main.USAGE);
     }
 }

@@ -55,24 +55,23 @@ final class WebhookReceiver implements AutoCloseable {
             synchronized (this) {
                 attempts.add(new Attempt(revision, key, System.nanoTime(), m));
             }
-            int status =
-                    switch (m) {
-                        case OK -> {
-                            process(key, revision, body);
-                            yield 204;
-                        }
-                        case FAIL -> 500;
-                        case REFUSE -> 400;
-                        case STALL -> {
-                            try {
-                                Thread.sleep(stallMillis);
-                            } catch (InterruptedException e) {
-                                Thread.currentThread().interrupt();
-                            }
-                            process(key, revision, body); // done, but the answer comes too late
-                            yield 200;
-                        }
-                    };
+            int status = switch (m) {
+                case OK -> {
+                    process(key, revision, body);
+                    yield 204;
+                }
+                case FAIL -> 500;
+                case REFUSE -> 400;
+                case STALL -> {
+                    try {
+                        Thread.sleep(stallMillis);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    process(key, revision, body); // done, but the answer comes too late
+                    yield 200;
+                }
+            };
             try {
                 ex.sendResponseHeaders(status, -1);
             } catch (IOException gone) {

@@ -100,7 +100,10 @@ class WebhookTest {
                 db.put("other/" + i, "x"); // outside the prefix: never delivered
                 switch (rnd.nextInt(4)) {
                     case 0 -> {
-                        multi = db.commit(Batch.create().put("app/b" + i, "1").put("app/c", "2").put("other/y", "3"));
+                        multi = db.commit(Batch.create()
+                                .put("app/b" + i, "1")
+                                .put("app/c", "2")
+                                .put("other/y", "3"));
                         expected.add(multi);
                     }
                     case 1 -> {
@@ -114,7 +117,8 @@ class WebhookTest {
             if (phase != WebhookReceiver.Mode.OK) Thread.sleep(1_200);
         }
         receiver.mode(WebhookReceiver.Mode.OK);
-        await().atMost(Duration.ofSeconds(12)).until(() -> receiver.processedRevisions().size() >= expected.size());
+        await().atMost(Duration.ofSeconds(12))
+                .until(() -> receiver.processedRevisions().size() >= expected.size());
 
         assertThat(receiver.processedRevisions()).as("seed %d", seed).isEqualTo(expected);
         assertInOrder(receiver.attempts());
@@ -124,7 +128,8 @@ class WebhookTest {
             long rev = body.get("revision").asLong();
             assertThat(e.getKey()).isEqualTo(hook.idempotencyKey(rev));
             assertThat(body.get("timestamp").asLong()).isPositive();
-            for (JsonNode c : body.get("changes")) assertThat(c.get("key").asString()).startsWith("app/");
+            for (JsonNode c : body.get("changes"))
+                assertThat(c.get("key").asString()).startsWith("app/");
         }
         if (multi != 0) {
             JsonNode body = JSON.readTree(receiver.processed().get(hook.idempotencyKey(multi)));
@@ -147,7 +152,8 @@ class WebhookTest {
         hook.bind(registry);
         long rev = server.store().put("app/a", "1");
 
-        await().atMost(Duration.ofSeconds(5)).until(() -> hook.status().breaker().equals("OPEN"));
+        await().atMost(Duration.ofSeconds(5))
+                .until(() -> hook.status().breaker().equals("OPEN"));
         int atOpen = receiver.attemptCount();
         assertThat(atOpen).isGreaterThanOrEqualTo(4);
         Thread.sleep(500); // within open-wait: not one request
@@ -162,8 +168,10 @@ class WebhookTest {
         assertThat(receiver.attemptCount() - atOpen).isBetween(1, 3);
 
         receiver.mode(WebhookReceiver.Mode.OK);
-        await().atMost(Duration.ofSeconds(3)).until(() -> receiver.processedRevisions().contains(rev));
-        await().atMost(Duration.ofSeconds(2)).until(() -> hook.status().breaker().equals("CLOSED"));
+        await().atMost(Duration.ofSeconds(3))
+                .until(() -> receiver.processedRevisions().contains(rev));
+        await().atMost(Duration.ofSeconds(2))
+                .until(() -> hook.status().breaker().equals("CLOSED"));
         assertInOrder(receiver.attempts());
         scrape = registry.scrape();
         assertThat(scrape).containsPattern("caskade_webhook_breaker_state\\{[^}]*\\} 0\\.0");
@@ -177,7 +185,8 @@ class WebhookTest {
         List<Long> expected = new ArrayList<>();
         Webhook first = remote(options("state"));
         for (int i = 0; i < 5; i++) expected.add(db.put("app/" + i, "v" + i));
-        await().atMost(Duration.ofSeconds(5)).until(() -> receiver.processedRevisions().size() == 5);
+        await().atMost(Duration.ofSeconds(5))
+                .until(() -> receiver.processedRevisions().size() == 5);
 
         receiver.mode(WebhookReceiver.Mode.STALL); // processed, but answered too late: never acknowledged
         long stalled = db.put("app/stalled", "s");
@@ -191,11 +200,14 @@ class WebhookTest {
         receiver.mode(WebhookReceiver.Mode.OK);
         int before = receiver.attemptCount();
         Webhook second = remote(options("state").withFrom(999L)); // --from is ignored once a position exists
-        await().atMost(Duration.ofSeconds(5)).until(() -> receiver.processedRevisions().size() == expected.size());
+        await().atMost(Duration.ofSeconds(5))
+                .until(() -> receiver.processedRevisions().size() == expected.size());
 
         assertThat(receiver.processedRevisions()).isEqualTo(expected);
         List<WebhookReceiver.Attempt> after = receiver.attempts().subList(before, receiver.attemptCount());
-        assertThat(after.getFirst().revision()).as("resumed at the unacknowledged commit").isEqualTo(stalled);
+        assertThat(after.getFirst().revision())
+                .as("resumed at the unacknowledged commit")
+                .isEqualTo(stalled);
         assertThat(after).allMatch(a -> a.revision() >= stalled);
         assertInOrder(after);
         await().atMost(Duration.ofSeconds(2)).until(() -> second.status().position() == expected.getLast());
@@ -209,7 +221,8 @@ class WebhookTest {
         long refused = db.put("app/refused", "2");
         long c = db.put("app/c", "3");
         receiver.refuse(r -> r == refused);
-        await().atMost(Duration.ofSeconds(5)).until(() -> parked.status().state().equals("parked"));
+        await().atMost(Duration.ofSeconds(5))
+                .until(() -> parked.status().state().equals("parked"));
         Thread.sleep(300);
         assertThat(receiver.processedRevisions()).containsExactly(a);
         assertThat(receiver.attempts()).noneMatch(x -> x.revision() == c);
@@ -217,7 +230,8 @@ class WebhookTest {
         assertThat(parked.status().position()).isEqualTo(a);
 
         receiver.refuse(r -> false); // the receiver is fixed
-        await().atMost(Duration.ofSeconds(3)).until(() -> receiver.processedRevisions().size() == 3);
+        await().atMost(Duration.ofSeconds(3))
+                .until(() -> receiver.processedRevisions().size() == 3);
         assertThat(receiver.processedRevisions()).containsExactly(a, refused, c);
         parked.close();
 
@@ -245,7 +259,8 @@ class WebhookTest {
             Webhook first = Webhook.start(feed, options("gap"));
             hooks.add(first);
             long r1 = db.put("app/1", "one");
-            await().atMost(Duration.ofSeconds(5)).until(() -> receiver.processedRevisions().contains(r1));
+            await().atMost(Duration.ofSeconds(5))
+                    .until(() -> receiver.processedRevisions().contains(r1));
             await().atMost(Duration.ofSeconds(2)).until(() -> first.status().position() == r1);
             first.close();
 
@@ -258,7 +273,8 @@ class WebhookTest {
             Webhook second = Webhook.start(feed, options("gap"));
             hooks.add(second);
             long r2 = db.put("app/2", "two");
-            await().atMost(Duration.ofSeconds(5)).until(() -> receiver.processedRevisions().contains(r2));
+            await().atMost(Duration.ofSeconds(5))
+                    .until(() -> receiver.processedRevisions().contains(r2));
             Webhook.Status s = second.status();
             assertThat(s.gaps()).isEqualTo(1);
             assertThat(s.gapRevisions()).isEqualTo(oldest - r1);
