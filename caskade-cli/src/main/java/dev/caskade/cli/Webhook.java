@@ -267,11 +267,12 @@ final class Webhook implements AutoCloseable {
                 state = "live";
                 lastError = null;
                 long idle = options.idleTimeout().toNanos();
+                long busyUntil = System.nanoTime(); // while delivering, the stream is not read: not its silence
                 while (!closed) {
                     WebhookFeed.Event e = events.poll(250, TimeUnit.MILLISECONDS);
                     refreshSourceRevision();
                     if (e == null) {
-                        if (System.nanoTime() - s.lastReceivedNanos() > idle)
+                        if (System.nanoTime() - Math.max(s.lastReceivedNanos(), busyUntil) > idle)
                             throw new IllegalStateException("the stream was silent for " + options.idleTimeout());
                         continue;
                     }
@@ -279,10 +280,10 @@ final class Webhook implements AutoCloseable {
                         noteSourceRevision(c.commit().revision());
                         if (c.commit().revision() <= position.revision()) continue;
                         deliver(c.commit());
+                        busyUntil = System.nanoTime();
                         backoff = options.backoffInitial().toMillis();
                     } else if (e instanceof WebhookFeed.Compacted c) {
-                        gap(c.oldest());
-                        again = true;
+                        again = gap(c.oldest()); // else a confused source: reopen after the backoff
                         break;
                     } else if (e instanceof WebhookFeed.Ended end) {
                         if (end.cause() != null) throw end.cause();
@@ -328,9 +329,10 @@ final class Webhook implements AutoCloseable {
         }
     }
 
-    private void gap(long oldest) {
+    /** Moves the position past compacted history; false when there was nothing to skip. */
+    private boolean gap(long oldest) {
         long at = position.revision();
-        if (oldest <= at) return; // nothing lost: reopen (a server that restarted with less history)
+        if (oldest <= at) return false;
         gaps.incrementAndGet();
         gapRevisions.addAndGet(oldest - at);
         LOG.error(
@@ -345,6 +347,7 @@ final class Webhook implements AutoCloseable {
                 oldest);
         position.save(oldest);
         noteSourceRevision(oldest);
+        return true;
     }
 
     /** Sends one commit until the receiver acknowledges it (or, with on-refusal skip, refuses it for good). */
