@@ -54,6 +54,7 @@ import picocli.CommandLine.Spec;
             PasswdCommand.class,
             TokenCommand.class,
             AutoComplete.GenerateCompletion.class,
+            WebhookCommand.class,
             HelpCommand.class
         },
         exitCodeListHeading = "%nExit codes:%n",

@@ -161,6 +161,24 @@ final class ServeCommand extends StoreCommand {
                     + " longer re-bootstraps from another node's snapshot (env CASKADE_CLUSTER_RETENTION).")
     Long clusterRetention;
 
+    @Option(
+            names = "--webhook-to",
+            paramLabel = "URL",
+            description =
+                    "Deliver every commit (under --webhook-prefix) to this HTTP receiver as a JSON POST, in order,"
+                            + " at least once, from the position kept in DIR/webhook (env CASKADE_WEBHOOK_TO; see 'caskade"
+                            + " webhook' and docs/server.md). Not with --follow or --cluster.")
+    String webhookTo;
+
+    @Option(
+            names = "--webhook-prefix",
+            paramLabel = "P",
+            description = "With --webhook-to: only commits under P (default: all; env CASKADE_WEBHOOK_PREFIX).")
+    String webhookPrefix;
+
+    /** The adapter of --webhook-to: stopped before the server. */
+    volatile Webhook webhook;
+
     @Mixin
     ShipFlags ship;
 
@@ -224,6 +242,10 @@ final class ServeCommand extends StoreCommand {
         }
         String followUrl = follow != null ? follow : blankToNull(environment.get("CASKADE_FOLLOW"));
         String clusterUrl = cluster != null ? cluster : blankToNull(environment.get("CASKADE_CLUSTER"));
+        String hookUrl = webhookTo != null ? webhookTo : blankToNull(environment.get("CASKADE_WEBHOOK_TO"));
+        if (hookUrl != null && (followUrl != null || clusterUrl != null))
+            return fail(Main.USAGE, "--webhook-to runs on a primary only (run 'caskade webhook --server' instead)");
+        if (hookUrl == null && webhookPrefix != null) return fail(Main.USAGE, "--webhook-prefix needs --webhook-to");
         if (clusterUrl != null) {
             if (followUrl != null) return fail(Main.USAGE, "--cluster and --follow exclude each other");
             return cluster(options, clusterUrl);
@@ -235,6 +257,17 @@ final class ServeCommand extends StoreCommand {
                 readOnly != null ? readOnly : "true".equalsIgnoreCase(environment.get("CASKADE_READ_ONLY"));
         if (followUrl == null) {
             if (prefix != null || readOnly != null) return fail(Main.USAGE, "--prefix and --read-only need --follow");
+            WebhookOptions hook = null;
+            if (hookUrl != null) {
+                String p =
+                        webhookPrefix != null ? webhookPrefix : environment.getOrDefault("CASKADE_WEBHOOK_PREFIX", "");
+                try {
+                    hook = WebhookOptions.of(
+                            WebhookCommand.receiver(hookUrl), p, options.data().resolve("webhook"));
+                } catch (IllegalArgumentException e) {
+                    return fail(Main.USAGE, "--webhook-to: " + e.getMessage());
+                }
+            }
             if (checkingArgs()) return Main.OK;
             if (holdsSegments(options.data().resolve("store")) && !holdsSegments(options.data()))
                 return fail(
@@ -243,6 +276,15 @@ final class ServeCommand extends StoreCommand {
                                 + options.data().resolve("store")
                                 + "); serve it with --follow, or give another --data");
             Server server = Server.start(options);
+            if (hook != null) {
+                try {
+                    webhook = Webhook.start(new WebhookFeed.Local(server.store(), options.data()), hook);
+                    webhook.bind(server.meterRegistry());
+                } catch (RuntimeException e) {
+                    server.close();
+                    throw e;
+                }
+            }
             return serve(server, options, null, "serving", "durability " + options.durability());
         }
         if (!checkingArgs() && holdsSegments(options.data()))
@@ -350,6 +392,7 @@ final class ServeCommand extends StoreCommand {
         Thread hook = new Thread(
                 () -> {
                     try {
+                        closeWebhook();
                         running.close();
                     } catch (Exception e) {
                         err().println("caskade: error while stopping: " + e);
@@ -387,12 +430,18 @@ final class ServeCommand extends StoreCommand {
         } catch (IllegalStateException shuttingDown) {
             // the hook is closing the server
         }
+        closeWebhook();
         running.close();
         return Main.OK;
     }
 
     void stop() {
         stopped.countDown();
+    }
+
+    private void closeWebhook() {
+        Webhook w = webhook;
+        if (w != null) w.close();
     }
 
     /** {@code --pin-budget 512MiB}: a byte count or a number with KiB, MiB or GiB (k, m, g). */

@@ -206,6 +206,11 @@ final class Metrics {
         webSockets.addAndGet(delta);
     }
 
+    /** The registry behind {@code /metrics}, for series of components outside this module (the webhook adapter). */
+    io.micrometer.core.instrument.MeterRegistry registry() {
+        return registry;
+    }
+
     /** The Prometheus text exposition of every series. */
     String scrape() {
         return registry.scrape();

@@ -274,6 +274,11 @@ public final class Server implements AutoCloseable {
         return options;
     }
 
+    /** The registry behind {@code GET /metrics}: what is registered there is served with the server's series. */
+    public io.micrometer.core.instrument.MeterRegistry meterRegistry() {
+        return http.metrics().registry();
+    }
+
     /** The store it serves. */
     public Caskade store() {
         return db;
