@@ -26,6 +26,7 @@
     collapsed: new Set(),      // folders the user closed
     flashes: new Map(),        // hex -> time the row lit up
     open: null,                // the key in the value pane: { bytes, label, revision (0: new), value, kind, editing }
+    openSeq: 0,                // bumped whenever the pane shows something else: a late read for the old key is dropped
     pendingDelete: false,
     conflict: null,            // { op: 'put'|'delete', body, current: { revision, value } | null }
     paused: false,
@@ -551,7 +552,9 @@
 
   /** Reads the key (value, ETag revision, expiry) and shows it. */
   async function openKey(bytes, message) {
+    const seq = ++state.openSeq;
     const res = await api(pathOf(bytes));
+    if (seq !== state.openSeq) return;
     state.pendingDelete = false;
     state.conflict = null;
     if (res.status === 404) {
@@ -566,6 +569,7 @@
       return;
     }
     const value = new Uint8Array(await res.arrayBuffer());
+    if (seq !== state.openSeq) return;
     const expires = res.headers.get('Caskade-Expires-At');
     state.open = {
       bytes, label: labelOf(bytes), revision: etagRevision(res.headers.get('ETag')), value, ...kindOf(value),
@@ -578,6 +582,7 @@
   }
 
   function newKey() {
+    state.openSeq++;
     state.open = { bytes: new Uint8Array(), label: '', revision: 0, value: new Uint8Array(), kind: 'text', text: '', editing: true };
     state.conflict = null;
     renderOpen();
@@ -588,6 +593,7 @@
   }
 
   function closeKey() {
+    state.openSeq++;
     state.open = null;
     $('editor').hidden = true;
     $('placeholder').hidden = false;
@@ -708,30 +714,31 @@
   async function remove(expected) {
     const o = state.open;
     const rev = expected !== undefined ? expected : o.revision;
-    o.saving = true;
-    let res;
+    o.saving = true; // until the pane is settled: our own delete's event must not reopen the key
     try {
-      res = await api(pathOf(o.bytes), { method: 'DELETE', headers: condition(rev) });
+      const res = await api(pathOf(o.bytes), { method: 'DELETE', headers: condition(rev) });
+      state.pendingDelete = false;
+      if (res.status === 412) { await showConflict('delete', null); return; }
+      if (res.status === 404) { await openKey(o.bytes, 'Already deleted by someone else.'); return; }
+      if (!res.ok) { renderOpen(); setMessage('Not deleted: ' + await errorText(res), 'error'); return; }
+      const { revision } = await res.json();
+      state.keys.delete(hex(o.bytes));
+      closeKey();
+      history.replaceState(null, '', '#');
+      scheduleRender();
+      setMessage('Deleted at revision ' + revision + '.', 'ok');
+      $('placeholder').textContent = 'Deleted ' + o.label + ' at revision ' + revision + '.';
     } finally {
       o.saving = false;
     }
-    state.pendingDelete = false;
-    if (res.status === 412) { await showConflict('delete', null); return; }
-    if (res.status === 404) { await openKey(o.bytes, 'Already deleted by someone else.'); return; }
-    if (!res.ok) { renderOpen(); setMessage('Not deleted: ' + await errorText(res), 'error'); return; }
-    const { revision } = await res.json();
-    state.keys.delete(hex(o.bytes));
-    closeKey();
-    history.replaceState(null, '', '#');
-    scheduleRender();
-    setMessage('Deleted at revision ' + revision + '.', 'ok');
-    $('placeholder').textContent = 'Deleted ' + o.label + ' at revision ' + revision + '.';
   }
 
   /** The write was refused because the key changed: show what it is now, keep the draft, let the user choose. */
   async function showConflict(op, body) {
     const o = state.open;
+    const seq = state.openSeq;
     const res = await api(pathOf(o.bytes));
+    if (seq !== state.openSeq) return;
     let current = null;
     if (res.ok) {
       current = { revision: etagRevision(res.headers.get('ETag')), value: new Uint8Array(await res.arrayBuffer()) };
