@@ -24,7 +24,6 @@
     lastRev: 0,                // the newest revision the page has seen (list or watch)
     watch: null,               // { ctrl, gen }
     collapsed: new Set(),      // folders the user closed
-    flashes: new Map(),        // hex -> time the row lit up
     open: null,                // the key in the value pane: { bytes, label, revision (0: new), value, kind, editing }
     openSeq: 0,                // bumped whenever the pane shows something else: a late read for the old key is dropped
     pendingDelete: false,
@@ -32,7 +31,6 @@
     paused: false,
     logCount: 0,
     samples: [],               // { t, rev }
-    renderQueued: false,
     pollTimer: 0,
   };
 
@@ -181,7 +179,7 @@
     state.keys.clear();
     state.pages = [];
     state.next = null;
-    scheduleRender();
+    rebuildTree();
   }
 
   /** Loads the next page of keys under the filter; the first page also (re)starts the watch from its revision. */
@@ -209,13 +207,13 @@
         const bytes = keyBytes(item);
         const id = hex(bytes);
         const known = state.keys.get(id);
-        if (!known || known.revision <= item.revision) state.keys.set(id, { bytes, label: labelOf(bytes), revision: item.revision });
+        if (!known || known.revision <= item.revision) setKey(id, bytes, item.revision);
       }
       const more = page.next != null || page.next_base64 != null;
       state.next = more ? keyBytes({ key: page.next, key_base64: page.next_base64 }) : null;
       state.pages.push({ last: state.next, revision: page.revision });
       if (page.revision > state.lastRev) state.lastRev = page.revision;
-      scheduleRender();
+      updateInfo();
       if (first) startWatch(page.revision);
     } catch (e) {
       if (!(e instanceof Unauthorized)) $('keys-info').textContent = 'Cannot list keys: ' + e.message;
@@ -230,88 +228,142 @@
     return -1;
   }
 
-  function scheduleRender() {
-    if (state.renderQueued) return;
-    state.renderQueued = true;
-    requestAnimationFrame(() => { state.renderQueued = false; renderTree(); });
+  // The tree is updated in place, node by node: a row under the pointer is never replaced by a live change, so a
+  // click on a busy tree is not lost. Folders come first, then keys, each in byte order.
+  let dom = null; // { keys: Map(hex -> { li, rev, folder }), folders: Map(path -> folder) }
+
+  /** The folders the filter itself names are not repeated: the tree starts below the prefix's last '/'. */
+  const basePath = () => state.prefix.slice(0, state.prefix.lastIndexOf('/') + 1);
+
+  function rebuildTree() {
+    const root = { ul: $('tree'), count: 0, parent: null };
+    root.ul.replaceChildren();
+    dom = { keys: new Map(), folders: new Map([[basePath(), root]]) };
+    const entries = Array.from(state.keys.entries()).sort((a, b) => compareBytes(a[1].bytes, b[1].bytes));
+    for (const [id, e] of entries) addKeyNode(id, e);
+    updateInfo();
   }
 
-  /** Folders by '/' separators: node = { folders: Map(name -> node), keys: [entry], count }. */
-  function buildTree() {
-    const root = { folders: new Map(), keys: [], count: 0 };
-    const entries = Array.from(state.keys.values()).sort((a, b) => compareBytes(a.bytes, b.bytes));
-    for (const e of entries) {
-      // the filter's own folders are not repeated: the tree starts below the prefix's last '/'
-      const cut = state.prefix.lastIndexOf('/') + 1;
-      const shown = e.label.startsWith(state.prefix.slice(0, cut)) ? e.label.slice(cut) : e.label;
-      const parts = shown.split('/');
-      let node = root; let path = state.prefix.slice(0, cut);
-      root.count++;
-      for (let i = 0; i < parts.length - 1; i++) {
-        path += parts[i] + '/';
-        let child = node.folders.get(parts[i]);
-        if (!child) { child = { folders: new Map(), keys: [], count: 0, path }; node.folders.set(parts[i], child); }
-        child.count++;
-        node = child;
-      }
-      node.keys.push({ entry: e, name: parts[parts.length - 1] });
+  /** Puts {@code li} among {@code ul}'s children: folders first, then keys, each by {@code sortKey}. */
+  function insertSorted(ul, li) {
+    const before = (other) => other.kind === li.kind ? compareBytes(li.sortKey, other.sortKey) < 0 : li.kind === 'folder';
+    const last = ul.lastElementChild;
+    if (!last || !before(last)) { ul.append(li); return; } // pages arrive in order: the usual case
+    for (const other of ul.children) if (before(other)) { ul.insertBefore(li, other); return; }
+    ul.append(li);
+  }
+
+  function folderFor(label) {
+    const base = basePath();
+    const parts = (label.startsWith(base) ? label.slice(base.length) : label).split('/');
+    let folder = dom.folders.get(base);
+    let path = base;
+    for (let i = 0; i < parts.length - 1; i++) {
+      path += parts[i] + '/';
+      let child = dom.folders.get(path);
+      if (!child) child = makeFolder(path, parts[i], folder);
+      folder = child;
     }
-    return root;
+    return { folder, name: parts[parts.length - 1] };
   }
 
-  function renderTree() {
-    const tree = $('tree');
-    const scroll = tree.scrollTop;
-    tree.replaceChildren(...renderNode(buildTree()));
-    tree.scrollTop = scroll;
+  function makeFolder(path, name, parent) {
+    const closed = state.collapsed.has(path);
+    const li = el('li', 'folder' + (closed ? ' collapsed' : ''));
+    li.dataset.folder = path;
+    li.kind = 'folder';
+    li.sortKey = enc.encode(name);
+    const twisty = el('span', 'twisty', closed ? '▸' : '▾');
+    const countEl = el('span', 'count', '0');
+    const row = el('div', 'row');
+    row.append(twisty, el('span', 'name', name + '/'), countEl);
+    row.addEventListener('click', () => {
+      const nowClosed = !state.collapsed.has(path);
+      if (nowClosed) state.collapsed.add(path); else state.collapsed.delete(path);
+      li.classList.toggle('collapsed', nowClosed);
+      twisty.textContent = nowClosed ? '▸' : '▾';
+    });
+    const ul = el('ul');
+    li.append(row, ul);
+    const folder = { li, ul, countEl, count: 0, parent, path };
+    insertSorted(parent.ul, li);
+    dom.folders.set(path, folder);
+    return folder;
+  }
+
+  function addKeyNode(id, e) {
+    const { folder, name } = folderFor(e.label);
+    const li = el('li', 'key');
+    li.dataset.key = e.label;
+    li.kind = 'key';
+    li.sortKey = e.bytes;
+    const rev = el('span', 'rev', '@' + e.revision);
+    const row = el('div', 'row');
+    row.title = e.label + ' (revision ' + e.revision + ')';
+    row.append(el('span', 'twisty', ''), el('span', 'name', name === '' ? '(empty)' : name), rev);
+    row.addEventListener('click', () => openKey(e.bytes));
+    li.append(row);
+    if (state.open && hex(state.open.bytes) === id) li.classList.add('selected');
+    insertSorted(folder.ul, li);
+    dom.keys.set(id, { li, rev, row, folder });
+    for (let f = folder; f; f = f.parent) { f.count++; if (f.countEl) f.countEl.textContent = String(f.count); }
+  }
+
+  function removeKeyNode(id) {
+    const n = dom.keys.get(id);
+    if (!n) return;
+    n.li.remove();
+    dom.keys.delete(id);
+    for (let f = n.folder; f; f = f.parent) {
+      f.count--;
+      if (!f.countEl) continue; // the root
+      f.countEl.textContent = String(f.count);
+      if (f.count === 0) { f.li.remove(); dom.folders.delete(f.path); }
+    }
+  }
+
+  /** A key as the list or a commit reports it: added, or its revision updated. */
+  function setKey(id, bytes, revision) {
+    const known = state.keys.get(id);
+    if (known) {
+      known.revision = revision;
+      const n = dom.keys.get(id);
+      if (n) { n.rev.textContent = '@' + revision; n.row.title = known.label + ' (revision ' + revision + ')'; }
+      return;
+    }
+    const e = { bytes, label: labelOf(bytes), revision };
+    state.keys.set(id, e);
+    addKeyNode(id, e);
+  }
+
+  function dropKey(id) {
+    state.keys.delete(id);
+    removeKeyNode(id);
+  }
+
+  /** Lights the row up; the animation restarts on a row that is still fading. */
+  function flashKey(id) {
+    const n = dom.keys.get(id);
+    if (!n) return;
+    n.li.classList.remove('lit');
+    void n.li.offsetWidth; // a reflow, so that adding the class again restarts the animation
+    n.li.classList.add('lit');
+  }
+
+  function markSelected() {
+    for (const li of $('tree').querySelectorAll('li.key.selected')) li.classList.remove('selected');
+    const n = state.open && state.open.revision !== 0 && dom ? dom.keys.get(hex(state.open.bytes)) : null;
+    if (n) n.li.classList.add('selected');
+  }
+
+  function updateInfo() {
     const n = state.keys.size;
     if (!$('keys-info').classList.contains('error')) {
-      $('keys-info').textContent = n === 0 ? (state.pages.length ? 'No keys' + (state.prefix ? ' under this prefix.' : '.') : 'Loading…')
+      $('keys-info').textContent = n === 0
+        ? (state.pages.length ? 'No keys' + (state.prefix ? ' under this prefix.' : '.') : 'Loading…')
         : n + (state.next ? '+ keys (more to load)' : n === 1 ? ' key' : ' keys') + (state.prefix ? ' under ' + state.prefix : '');
     }
     $('more').hidden = !state.next;
-  }
-
-  function renderNode(node) {
-    const items = [];
-    const now = performance.now();
-    for (const [name, child] of node.folders) {
-      const li = el('li', 'folder' + (state.collapsed.has(child.path) ? ' collapsed' : ''));
-      li.dataset.folder = child.path;
-      const row = el('div', 'row');
-      row.append(el('span', 'twisty', state.collapsed.has(child.path) ? '▸' : '▾'), el('span', 'name', name + '/'),
-        el('span', 'count', String(child.count)));
-      row.addEventListener('click', () => {
-        if (state.collapsed.has(child.path)) state.collapsed.delete(child.path); else state.collapsed.add(child.path);
-        scheduleRender();
-      });
-      const ul = el('ul');
-      ul.append(...renderNode(child));
-      li.append(row, ul);
-      items.push(li);
-    }
-    for (const { entry, name } of node.keys) {
-      const id = hex(entry.bytes);
-      const li = el('li', 'key');
-      li.dataset.key = entry.label;
-      if (state.open && state.open.revision !== 0 && hex(state.open.bytes) === id) li.classList.add('selected');
-      const lit = state.flashes.get(id);
-      if (lit !== undefined) {
-        if (now - lit < 2000) li.classList.add('lit');
-        else {
-          state.flashes.delete(id);
-        }
-      }
-      const row = el('div', 'row');
-      row.title = entry.label + ' (revision ' + entry.revision + ')';
-      row.append(el('span', 'twisty', ''), el('span', 'name', name === '' ? '(empty)' : name), el('span', 'rev', '@' + entry.revision));
-      // a re-render must not restart the fading: the animation resumes where it is
-      if (lit !== undefined && now - lit < 2000) row.style.animationDelay = -(now - lit) + 'ms';
-      row.addEventListener('click', () => openKey(entry.bytes));
-      li.append(row);
-      items.push(li);
-    }
-    return items;
   }
 
   let filterTimer = 0;
@@ -417,7 +469,6 @@
 
   function onCommit(commit) {
     if (commit.revision > state.lastRev) state.lastRev = commit.revision;
-    const now = performance.now();
     for (const c of commit.changes) {
       const bytes = keyBytes(c);
       const id = hex(bytes);
@@ -426,18 +477,18 @@
       if (covered >= 0 && commit.revision > covered) {
         const known = state.keys.get(id);
         if (!known || known.revision < commit.revision) {
-          if (c.type === 'put') state.keys.set(id, { bytes, label: labelOf(bytes), revision: commit.revision });
-          else state.keys.delete(id);
+          if (c.type === 'put') setKey(id, bytes, commit.revision);
+          else dropKey(id);
         }
       }
-      state.flashes.set(id, now);
+      flashKey(id);
       logChange(commit, c, bytes);
       if (state.open && state.open.revision !== 0 && hex(state.open.bytes) === id) openKeyChanged(commit.revision, c.type);
       else if (state.open && state.open.revision === 0 && state.open.editing && compareBytes(keyNameBytes(), bytes) === 0 && c.type === 'put') {
         showNotice('A key with this name was just created (revision ' + commit.revision + '); saving will show a conflict.');
       }
     }
-    scheduleRender();
+    updateInfo();
   }
 
   // ---------- the event log ----------
@@ -561,7 +612,7 @@
       state.open = { bytes, label: labelOf(bytes), revision: -1, value: new Uint8Array(), kind: 'text', editing: false };
       renderOpen();
       setMessage(message || 'This key does not exist (any more).', message ? 'ok' : 'error');
-      scheduleRender();
+      markSelected();
       return;
     }
     if (!res.ok) {
@@ -578,7 +629,7 @@
     history.replaceState(null, '', '#' + encodeURIComponent(state.open.label));
     renderOpen();
     setMessage(message || '', 'ok');
-    scheduleRender();
+    markSelected();
   }
 
   function newKey() {
@@ -595,6 +646,7 @@
   function closeKey() {
     state.openSeq++;
     state.open = null;
+    markSelected();
     $('editor').hidden = true;
     $('placeholder').hidden = false;
   }
@@ -722,10 +774,10 @@
       if (res.status === 404) { await openKey(o.bytes, 'Already deleted by someone else.'); return; }
       if (!res.ok) { renderOpen(); setMessage('Not deleted: ' + await errorText(res), 'error'); return; }
       const { revision } = await res.json();
-      state.keys.delete(hex(o.bytes));
+      dropKey(hex(o.bytes));
       closeKey();
       history.replaceState(null, '', '#');
-      scheduleRender();
+      updateInfo();
       setMessage('Deleted at revision ' + revision + '.', 'ok');
       $('placeholder').textContent = 'Deleted ' + o.label + ' at revision ' + revision + '.';
     } finally {
@@ -858,8 +910,9 @@
     const rate = rates.length ? rates[rates.length - 1] : 0;
     $('rate').textContent = rate < 10 ? rate.toFixed(1) : Math.round(rate).toString();
     const max = Math.max(1, ...rates);
-    $('spark-line').setAttribute('points', rates.map((r, i) => ((i / (SPARK - 1)) * 120).toFixed(1) + ','
-      + (29 - (r / max) * 28).toFixed(1)).join(' '));
+    // the newest sample at the right edge, older ones scrolling off to the left
+    $('spark-line').setAttribute('points', rates.map((r, i) => (120 - ((rates.length - 1 - i) / (SPARK - 1)) * 120).toFixed(1)
+      + ',' + (29 - (r / max) * 28).toFixed(1)).join(' '));
 
     const dl = $('status');
     dl.replaceChildren();
