@@ -120,6 +120,7 @@ class ConsoleBrowserTest {
                     .orElse(null);
         }
         long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        System.out.println("ConsoleBrowserTest: the RESP write showed in the page after " + millis + " ms");
         assertThat(row).as("the key in the tree").isNotNull();
         assertThat(millis).as("ms from the RESP write to the key in the page").isLessThan(1000);
         // a tree by '/': folders live/ and orders/, the row lit up, the change in the event log
