@@ -59,18 +59,22 @@ final class Console {
                     HttpJson.write(new HttpJson.Error("method not allowed", s.code())),
                     Map.of(HttpHeaderNames.ALLOW.toString(), "GET"));
         }
-        Optional<Asset> found = NAME.matcher(name).matches()
-                ? ASSETS.computeIfAbsent(name, Console::load)
-                : Optional.empty();
+        Optional<Asset> found =
+                NAME.matcher(name).matches() ? ASSETS.computeIfAbsent(name, Console::load) : Optional.empty();
         if (found.isEmpty()) return HttpApi.error(HttpResponseStatus.NOT_FOUND, "no console file " + path);
         Asset a = found.get();
         // revalidated on every load (no-cache), so a new jar's files are picked up at once; unchanged ones cost a 304
         Map<String, String> headers = Map.of(
-                HttpHeaderNames.ETAG.toString(), a.etag(),
-                HttpHeaderNames.CACHE_CONTROL.toString(), "no-cache",
-                "X-Content-Type-Options", "nosniff",
-                "Content-Security-Policy", POLICY,
-                "Referrer-Policy", "no-referrer");
+                HttpHeaderNames.ETAG.toString(),
+                a.etag(),
+                HttpHeaderNames.CACHE_CONTROL.toString(),
+                "no-cache",
+                "X-Content-Type-Options",
+                "nosniff",
+                "Content-Security-Policy",
+                POLICY,
+                "Referrer-Policy",
+                "no-referrer");
         String ifNoneMatch = call.headers().get(HttpHeaderNames.IF_NONE_MATCH);
         if (ifNoneMatch != null && ifNoneMatch.contains(a.etag()))
             return new HttpReply.Full(HttpResponseStatus.NOT_MODIFIED, a.type(), new byte[0], headers);

@@ -124,7 +124,8 @@ class ConsoleBrowserTest {
         assertThat(row).as("the key in the tree").isNotNull();
         assertThat(millis).as("ms from the RESP write to the key in the page").isLessThan(1000);
         // a tree by '/': folders live/ and orders/, the row lit up, the change in the event log
-        assertThat(driver.findElement(By.cssSelector("#tree li.folder[data-folder='live/'] li.folder[data-folder='live/orders/']"))
+        assertThat(driver.findElement(By.cssSelector(
+                                "#tree li.folder[data-folder='live/'] li.folder[data-folder='live/orders/']"))
                         .isDisplayed())
                 .isTrue();
         assertThat(row.getAttribute("class")).contains("lit");
@@ -135,9 +136,11 @@ class ConsoleBrowserTest {
         new WebDriverWait(driver, WAIT)
                 .until(ExpectedConditions.textToBe(
                         By.cssSelector("#status dd[data-fact='revision']"), Long.toString(revision)));
-        assertThat(text("#status dd[data-fact='keys']")).isEqualTo(Long.toString(open.store().stats().keys()));
+        assertThat(text("#status dd[data-fact='keys']"))
+                .isEqualTo(Long.toString(open.store().stats().keys()));
         assertThat(text("#status dd[data-fact='role']")).isEqualTo("primary");
-        assertThat(driver.findElement(By.id("spark-line")).getAttribute("points")).isNotBlank();
+        assertThat(driver.findElement(By.id("spark-line")).getAttribute("points"))
+                .isNotBlank();
         // a delete takes it out of the tree again
         assertThat(resp(open, null, "DEL", key)).isEqualTo("1");
         new WebDriverWait(driver, WAIT).until(ExpectedConditions.numberOfElementsToBe(By.cssSelector(treeKey(key)), 0));
@@ -155,7 +158,8 @@ class ConsoleBrowserTest {
         area.sendKeys("hello from the browser");
         click("#save");
         new WebDriverWait(driver, WAIT)
-                .until(ExpectedConditions.textMatches(By.id("message"), java.util.regex.Pattern.compile("Saved at revision \\d+")));
+                .until(ExpectedConditions.textMatches(
+                        By.id("message"), java.util.regex.Pattern.compile("Saved at revision \\d+")));
         assertThat(redisCli(open, "GET", "edit/greeting")).isEqualTo("hello from the browser");
         waitText("#value-view", "hello from the browser");
 
@@ -166,13 +170,16 @@ class ConsoleBrowserTest {
         name.sendKeys("edit/new");
         driver.findElement(By.id("value-edit")).sendKeys("fresh");
         click("#save");
-        new WebDriverWait(driver, WAIT).until(ExpectedConditions.textMatches(By.id("message"), java.util.regex.Pattern.compile("Saved")));
+        new WebDriverWait(driver, WAIT)
+                .until(ExpectedConditions.textMatches(By.id("message"), java.util.regex.Pattern.compile("Saved")));
         assertThat(redisCli(open, "GET", "edit/new")).isEqualTo("fresh");
 
         // and deleted, with If-Match
         click("#delete");
         click("#delete-yes");
-        new WebDriverWait(driver, WAIT).until(ExpectedConditions.textMatches(By.id("placeholder"), java.util.regex.Pattern.compile("Deleted edit/new")));
+        new WebDriverWait(driver, WAIT)
+                .until(ExpectedConditions.textMatches(
+                        By.id("placeholder"), java.util.regex.Pattern.compile("Deleted edit/new")));
         assertThat(redisCli(open, "EXISTS", "edit/new")).isEqualTo("0");
     }
 
@@ -199,7 +206,8 @@ class ConsoleBrowserTest {
 
         // the user decides: overwrite, still conditional on the value just shown
         click("#conflict-overwrite");
-        new WebDriverWait(driver, WAIT).until(ExpectedConditions.textMatches(By.id("message"), java.util.regex.Pattern.compile("Saved")));
+        new WebDriverWait(driver, WAIT)
+                .until(ExpectedConditions.textMatches(By.id("message"), java.util.regex.Pattern.compile("Saved")));
         assertThat(resp(open, null, "GET", "conflict/doc")).isEqualTo("mine");
 
         // creating a key that exists meanwhile is a conflict too; reload shows the existing one
@@ -219,16 +227,24 @@ class ConsoleBrowserTest {
 
     @Test
     void jsonIsPrettyPrintedAndBinaryShownAsHex() {
-        resp(open, null, "SET", "view/doc", "{\"name\":\"ada\",\"tags\":[1,2],\"big\":12345678901234567890,\"empty\":{}}");
-        respBytes(open, null, "SET".getBytes(UTF_8), "view/bin".getBytes(UTF_8), new byte[] {0, 1, (byte) 0xfe, (byte) 0xff, 'A'});
+        resp(
+                open,
+                null,
+                "SET",
+                "view/doc",
+                "{\"name\":\"ada\",\"tags\":[1,2],\"big\":12345678901234567890,\"empty\":{}}");
+        respBytes(open, null, "SET".getBytes(UTF_8), "view/bin".getBytes(UTF_8), new byte[] {
+            0, 1, (byte) 0xfe, (byte) 0xff, 'A'
+        });
         resp(open, null, "SET", "view/text", "just text");
         load(open);
         openKey("view/doc");
         waitText("#value-kind", "json");
         // re-indented without rounding the big number
         assertThat(text("#value-view"))
-                .isEqualTo("{\n  \"name\": \"ada\",\n  \"tags\": [\n    1,\n    2\n  ],\n  \"big\": 12345678901234567890,\n"
-                        + "  \"empty\": {}\n}");
+                .isEqualTo(
+                        "{\n  \"name\": \"ada\",\n  \"tags\": [\n    1,\n    2\n  ],\n  \"big\": 12345678901234567890,\n"
+                                + "  \"empty\": {}\n}");
         openKey("view/bin");
         waitText("#value-kind", "binary · hex");
         assertThat(text("#value-view")).startsWith("00000000  00 01 fe ff 41").endsWith("....A");
@@ -249,11 +265,14 @@ class ConsoleBrowserTest {
         assertThat(text("#who")).isEqualTo("logged in as admin");
         awaitLive();
         // the watch carries the login too: a write over RESP (as admin) shows up
-        assertThat(resp(secured, new String[] {"admin", "admin-pw"}, "SET", "secure/x", "1")).isEqualTo("OK");
-        new WebDriverWait(driver, WAIT).until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector(treeKey("secure/x"))));
+        assertThat(resp(secured, new String[] {"admin", "admin-pw"}, "SET", "secure/x", "1"))
+                .isEqualTo("OK");
+        new WebDriverWait(driver, WAIT)
+                .until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector(treeKey("secure/x"))));
         // a reload keeps the login for this tab
         driver.navigate().refresh();
-        new WebDriverWait(driver, WAIT).until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector(treeKey("secure/x"))));
+        new WebDriverWait(driver, WAIT)
+                .until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector(treeKey("secure/x"))));
 
         click("#logout");
         new WebDriverWait(driver, WAIT).until(ExpectedConditions.visibilityOfElementLocated(By.id("login-form")));
@@ -261,9 +280,12 @@ class ConsoleBrowserTest {
         resp(secured, new String[] {"admin", "admin-pw"}, "SET", "pub/one", "1");
         driver.findElement(By.id("login-token")).sendKeys(AuthFixture.APP_TOKEN);
         click("#login-submit");
-        new WebDriverWait(driver, WAIT).until(ExpectedConditions.textMatches(By.id("keys-info"), java.util.regex.Pattern.compile("may not read")));
+        new WebDriverWait(driver, WAIT)
+                .until(ExpectedConditions.textMatches(
+                        By.id("keys-info"), java.util.regex.Pattern.compile("may not read")));
         driver.findElement(By.id("filter")).sendKeys("pub/");
-        new WebDriverWait(driver, WAIT).until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector(treeKey("pub/one"))));
+        new WebDriverWait(driver, WAIT)
+                .until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector(treeKey("pub/one"))));
         awaitLive();
         click("#logout");
     }
@@ -297,8 +319,7 @@ class ConsoleBrowserTest {
                 .until(ExpectedConditions.elementToBeClickable(By.cssSelector(treeKey(key) + " > .row")))
                 .click();
         waitText("#key-name", null);
-        new WebDriverWait(driver, WAIT)
-                .until(ExpectedConditions.attributeToBe(By.id("key-name"), "value", key));
+        new WebDriverWait(driver, WAIT).until(ExpectedConditions.attributeToBe(By.id("key-name"), "value", key));
     }
 
     private static void click(String css) {
@@ -352,7 +373,8 @@ class ConsoleBrowserTest {
             OutputStream out = s.getOutputStream();
             DataInputStream in = new DataInputStream(s.getInputStream());
             if (login != null) {
-                out.write(command(new byte[][] {"AUTH".getBytes(UTF_8), login[0].getBytes(UTF_8), login[1].getBytes(UTF_8)}));
+                out.write(command(
+                        new byte[][] {"AUTH".getBytes(UTF_8), login[0].getBytes(UTF_8), login[1].getBytes(UTF_8)}));
                 assertThat(reply(in)).isEqualTo("OK");
             }
             out.write(command(args));

@@ -103,7 +103,10 @@ class ConsoleRoutesTest {
     void unknownFilesAndTraversalAre404(String path) throws IOException {
         // a raw request line, so that no client normalizes the path first
         String reply = raw("GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        assertThat(reply).startsWith("HTTP/1.1 404 ").contains("application/json").contains("no console file");
+        assertThat(reply)
+                .startsWith("HTTP/1.1 404 ")
+                .contains("application/json")
+                .contains("no console file");
     }
 
     @Test
@@ -116,15 +119,15 @@ class ConsoleRoutesTest {
 
     @Test
     void staticFilesNeedNoLoginButTheApiDoes() {
-        try (Caskade db = Caskade.open(dir.resolve("users"), CaskadeOptions.defaults().withDurability(Durability.NONE));
+        try (Caskade db = Caskade.open(
+                        dir.resolve("users"), CaskadeOptions.defaults().withDurability(Durability.NONE));
                 HttpServer server = HttpServer.start(
                         db, HttpOptions.defaults().withAddress("127.0.0.1", 0), AuthFixture.USERS, null)) {
             var client = java.net.http.HttpClient.newHttpClient();
             try {
                 for (String path : new String[] {"/", "/console/app.js", "/console/app.css"}) {
                     HttpResponse<String> r = client.send(
-                            HttpRequest.newBuilder(
-                                            java.net.URI.create("http://127.0.0.1:" + server.port() + path))
+                            HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + server.port() + path))
                                     .timeout(Duration.ofSeconds(10))
                                     .build(),
                             HttpResponse.BodyHandlers.ofString());
