@@ -128,8 +128,12 @@ class ConsoleBrowserTest {
                                 "#tree li.folder[data-folder='live/'] li.folder[data-folder='live/orders/']"))
                         .isDisplayed())
                 .isTrue();
-        assertThat(row.getAttribute("class")).contains("lit");
-        WebElement logged = driver.findElement(By.cssSelector("#log tbody tr[data-key='" + key + "']"));
+        // lit up and logged on the next animation frame
+        new WebDriverWait(driver, WAIT)
+                .until(ExpectedConditions.attributeContains(By.cssSelector(treeKey(key)), "class", "lit"));
+        WebElement logged = new WebDriverWait(driver, WAIT)
+                .until(ExpectedConditions.visibilityOfElementLocated(
+                        By.cssSelector("#log tbody tr[data-key='" + key + "']")));
         assertThat(logged.getText()).contains("put", key, "{\"total\":42}");
         // the status panel follows the store
         long revision = open.store().revision();

@@ -283,12 +283,22 @@
       li.classList.toggle('collapsed', nowClosed);
       twisty.textContent = nowClosed ? '▸' : '▾';
     });
+    keyboard(row);
     const ul = el('ul');
     li.append(row, ul);
     const folder = { li, ul, countEl, count: 0, parent, path };
     insertSorted(parent.ul, li);
     dom.folders.set(path, folder);
     return folder;
+  }
+
+  /** A tree row is reached with Tab and acted on with Enter or Space, like a button. */
+  function keyboard(row) {
+    row.tabIndex = 0;
+    row.setAttribute('role', 'button');
+    row.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); row.click(); }
+    });
   }
 
   function addKeyNode(id, e) {
@@ -302,6 +312,7 @@
     row.title = e.label + ' (revision ' + e.revision + ')';
     row.append(el('span', 'twisty', ''), el('span', 'name', name === '' ? '(empty)' : name), rev);
     row.addEventListener('click', () => openKey(e.bytes));
+    keyboard(row);
     li.append(row);
     if (state.open && hex(state.open.bytes) === id) li.classList.add('selected');
     insertSorted(folder.ul, li);
@@ -341,13 +352,37 @@
     removeKeyNode(id);
   }
 
+  // Lighting rows and adding log rows wait for the next frame, so a burst of thousands of commits costs one
+  // reflow and at most LOG_ROWS new rows per frame, not one each.
+  const frame = { lit: new Set(), log: [], queued: false };
+  function nextFrame() {
+    if (frame.queued) return;
+    frame.queued = true;
+    requestAnimationFrame(flushFrame);
+  }
+  function flushFrame() {
+    frame.queued = false;
+    const lit = [];
+    for (const id of frame.lit) { const n = dom && dom.keys.get(id); if (n) lit.push(n.li); }
+    frame.lit.clear();
+    for (const li of lit) li.classList.remove('lit');
+    if (lit.length) void $('tree').offsetWidth; // one reflow, so that adding the class again restarts the animation
+    for (const li of lit) li.classList.add('lit');
+    const rows = frame.log.splice(0).slice(-LOG_ROWS);
+    if (rows.length) {
+      const body = $('log').tBodies[0];
+      const fresh = document.createDocumentFragment();
+      for (let i = rows.length - 1; i >= 0; i--) fresh.append(rows[i]);
+      body.insertBefore(fresh, body.firstChild);
+      while (body.rows.length > LOG_ROWS) body.deleteRow(body.rows.length - 1);
+      $('log-count').textContent = state.logCount + ' changes seen';
+    }
+  }
+
   /** Lights the row up; the animation restarts on a row that is still fading. */
   function flashKey(id) {
-    const n = dom.keys.get(id);
-    if (!n) return;
-    n.li.classList.remove('lit');
-    void n.li.offsetWidth; // a reflow, so that adding the class again restarts the animation
-    n.li.classList.add('lit');
+    frame.lit.add(id);
+    nextFrame();
   }
 
   function markSelected() {
@@ -495,7 +530,6 @@
 
   function logChange(commit, c, bytes) {
     if (state.paused) return;
-    const body = $('log').tBodies[0];
     const tr = el('tr', 'flash');
     const time = new Date(commit.timestamp).toLocaleTimeString(undefined, { hour12: false });
     const value = c.type === 'put' ? preview(valueBytes(c)) : '';
@@ -504,10 +538,10 @@
     tr.append(el('td', '', time), el('td', '', String(commit.revision)), el('td', 't-' + c.type, c.type), keyCell, el('td', '', value));
     tr.dataset.key = labelOf(bytes);
     tr.dataset.revision = String(commit.revision);
-    body.insertBefore(tr, body.firstChild);
-    while (body.rows.length > LOG_ROWS) body.deleteRow(body.rows.length - 1);
     state.logCount++;
-    $('log-count').textContent = state.logCount + ' changes seen';
+    frame.log.push(tr);
+    if (frame.log.length > 4 * LOG_ROWS) frame.log.splice(0, frame.log.length - LOG_ROWS); // a hidden tab: no frames
+    nextFrame();
   }
 
   function preview(bytes) {
@@ -521,6 +555,7 @@
     $('pause').textContent = state.paused ? 'Resume' : 'Pause';
   });
   $('clear-log').addEventListener('click', () => {
+    frame.log.length = 0;
     $('log').tBodies[0].replaceChildren();
     state.logCount = 0;
     $('log-count').textContent = '';
