@@ -193,6 +193,18 @@ class FollowerTest {
         assertThat(second.replica().revision()).isEqualTo(primary.store().revision());
         // its digest endpoint answers for its own copy, at the primary's revision
         assertThat(http.digest("")).isEqualTo(primary.store().digest(new byte[0]));
+        // each server lists the live copy streaming from it in /v1/status
+        assertThat(statusOf(url(primary))).contains("\"followers\":[{\"replica\":\"host=", "\"prefix\":\"\"");
+        assertThat(statusOf(url(first))).contains("\"followers\":[{\"replica\":\"host=");
+        assertThat(statusOf(url(second))).contains("\"followers\":[]");
+    }
+
+    private static String statusOf(String url) throws Exception {
+        return HttpClient.newHttpClient()
+                .send(
+                        HttpRequest.newBuilder(URI.create(url + "/v1/status")).build(),
+                        HttpResponse.BodyHandlers.ofString())
+                .body();
     }
 
     @Test

@@ -320,6 +320,14 @@ public final class CaskadeClient implements AutoCloseable {
      * stream (a refusal throws here); events then go to {@code listener} on the watch's own thread.
      */
     public RemoteWatch watch(byte[] prefix, long fromRevision, boolean snapshot, Consumer<RemoteEvent> listener) {
+        return watch(prefix, fromRevision, snapshot, listener, null);
+    }
+
+    /**
+     * A watch that tells the server it feeds a live copy ({@code Caskade-Replica: <who>}), so that the server lists it
+     * among its followers in {@code /v1/status}.
+     */
+    RemoteWatch watch(byte[] prefix, long fromRevision, boolean snapshot, Consumer<RemoteEvent> listener, String who) {
         Objects.requireNonNull(listener, "listener");
         if (fromRevision < 0) throw new IllegalArgumentException("fromRevision must not be negative");
         if (snapshot && fromRevision != 0)
@@ -328,6 +336,7 @@ public final class CaskadeClient implements AutoCloseable {
                 base + "/v1/watch?prefix=" + encode(prefix) + (snapshot ? "&snapshot=true" : "&from=" + fromRevision);
         HttpRequest.Builder b =
                 request(url).header("Accept", "text/event-stream").GET();
+        if (who != null) b.header("Caskade-Replica", who);
         HttpResponse<InputStream> r;
         try {
             r = http.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());

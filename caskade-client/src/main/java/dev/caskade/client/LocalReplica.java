@@ -63,6 +63,8 @@ import java.util.stream.Stream;
  */
 public final class LocalReplica implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(LocalReplica.class.getName());
+    /** How a replica names itself to the server, which lists its live copies in /v1/status. */
+    private static final String WHO = who();
 
     /** Told about what the replica applies, on the replica's own thread, in revision order. */
     public interface Listener {
@@ -199,6 +201,17 @@ public final class LocalReplica implements AutoCloseable {
         this.writes = w;
         if (client.options().localEcho()) listeners.add(writes.settler());
         writes.start();
+    }
+
+    private static String who() {
+        String host;
+        try {
+            host = java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.net.UnknownHostException e) {
+            host = "unknown";
+        }
+        return "host=" + host.replaceAll("[^\\x21-\\x7e]", "?") + " pid="
+                + ProcessHandle.current().pid();
     }
 
     private static CircuitBreakerConfig.Builder breakerConfig(ReplicaOptions options) {
@@ -426,7 +439,7 @@ public final class LocalReplica implements AutoCloseable {
                 boolean snapshot = d == null || reloading;
                 long from = snapshot ? 0 : d.revision();
                 try {
-                    w = breaker.executeSupplier(() -> client.watch(prefix, from, snapshot, events::add));
+                    w = breaker.executeSupplier(() -> client.watch(prefix, from, snapshot, events::add, WHO));
                 } catch (CallNotPermittedException open) {
                     // the breaker is open: no connection attempt until its wait is over
                     state = "reconnecting";

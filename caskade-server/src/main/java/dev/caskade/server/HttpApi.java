@@ -50,6 +50,9 @@ final class HttpApi {
     private volatile boolean ready = true;
     private volatile Replication replication;
     private volatile java.util.function.Supplier<Role> role;
+    /** The live copies streaming from this server now (follower servers, client replicas). */
+    private final java.util.Set<HttpJson.Follower> followers = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     private final HttpIdempotency idempotency = HttpIdempotency.defaults();
 
     HttpApi(Caskade db, Metrics metrics, Users users) {
@@ -60,6 +63,12 @@ final class HttpApi {
 
     Metrics metrics() {
         return metrics;
+    }
+
+    /** Lists {@code f} in /v1/status until its stream ends. */
+    void follower(HttpJson.Follower f, io.netty.channel.Channel channel) {
+        followers.add(f);
+        channel.closeFuture().addListener(done -> followers.remove(f));
     }
 
     /** Where a served copy comes from (a follower's primary, a cluster node's log), for /v1/status. */
@@ -446,7 +455,10 @@ final class HttpApi {
             snapshot = false; // the client has the state up to that revision already
         }
         if (from < 0 && !snapshot) from = db.revision(); // neither given: only what happens from now on
-        return new HttpReply.Events(new SseStream.Start(prefix, Math.max(from, 0), snapshot));
+        String replica = call.headers().get("Caskade-Replica");
+        if (replica != null && (replica.length() > 200 || !replica.chars().allMatch(c -> c >= 0x20 && c < 0x7f)))
+            throw HttpFailure.badRequest("Caskade-Replica must be at most 200 printable ASCII characters");
+        return new HttpReply.Events(new SseStream.Start(prefix, Math.max(from, 0), snapshot, replica));
     }
 
     /** Checks that this is a WebSocket handshake that Netty can answer, with a JSON error if not. */
@@ -492,7 +504,10 @@ final class HttpApi {
                         s.merges(),
                         replication == null ? List.of() : replication.statuses(),
                         r instanceof FollowStatus f ? f : null,
-                        r instanceof ClusterStatus c ? c : null));
+                        r instanceof ClusterStatus c ? c : null,
+                        followers.stream()
+                                .sorted(java.util.Comparator.comparing(HttpJson.Follower::since))
+                                .toList()));
     }
 
     private HttpReply readiness() {

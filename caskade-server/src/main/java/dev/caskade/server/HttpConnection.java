@@ -72,7 +72,17 @@ final class HttpConnection extends SimpleChannelInboundHandler<FullHttpRequest> 
                 case HttpReply.Full full -> write(ctx, full, keepAlive);
                 case HttpReply.Events events -> {
                     streaming = true;
-                    new SseStream(db, ctx.channel(), options).open(events.start());
+                    SseStream.Start start = events.start();
+                    if (start.replica() != null) {
+                        api.follower(
+                                new HttpJson.Follower(
+                                        start.replica(),
+                                        String.valueOf(ctx.channel().remoteAddress()),
+                                        new String(start.prefix(), java.nio.charset.StandardCharsets.UTF_8),
+                                        java.time.Instant.now().toString()),
+                                ctx.channel());
+                    }
+                    new SseStream(db, ctx.channel(), options).open(start);
                 }
                 case HttpReply.Socket socket -> {
                     streaming = true;

@@ -147,7 +147,14 @@ final class HttpJson {
             long merges,
             List<Replication.ReplicaStatus> replication,
             @JsonInclude(JsonInclude.Include.NON_NULL) FollowStatus follow,
-            @JsonInclude(JsonInclude.Include.NON_NULL) ClusterStatus cluster) {}
+            @JsonInclude(JsonInclude.Include.NON_NULL) ClusterStatus cluster,
+            List<Follower> followers) {}
+
+    /**
+     * A live copy streaming from this server: a follower server or a client replica (its {@code Caskade-Replica}
+     * header), the address it connects from, the prefix it copies and since when (ISO-8601).
+     */
+    record Follower(String replica, String address, String prefix, String since) {}
 
     /** A health answer. */
     record Health(String status) {}

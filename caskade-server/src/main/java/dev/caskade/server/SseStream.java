@@ -35,8 +35,17 @@ import java.util.stream.Stream;
  */
 final class SseStream implements Consumer<WatchEvent> {
 
-    /** What to stream: commits under {@code prefix} after {@code from}, optionally preceded by the current state. */
-    record Start(byte[] prefix, long from, boolean snapshot) {}
+    /**
+     * What to stream: commits under {@code prefix} after {@code from}, optionally preceded by the current state; and
+     * for whom.
+     *
+     * @param prefix the keys it carries
+     * @param from the revision after which it starts
+     * @param snapshot whether it starts with a snapshot of the keys
+     * @param replica how a live copy fed by this stream names itself ({@code Caskade-Replica}), or null for a plain
+     *     watcher
+     */
+    record Start(byte[] prefix, long from, boolean snapshot, String replica) {}
 
     private final Caskade db;
     private final Channel channel;

@@ -995,6 +995,19 @@
     }
     const rep = $('replication');
     rep.replaceChildren();
+    if (s.followers && s.followers.length) {
+      rep.append(el('h2', '', 'Followers (' + s.followers.length + ')'));
+      for (const f of s.followers) {
+        const box = el('div', 'dest');
+        box.append(el('div', 'url', f.address));
+        const d = el('dl', 'facts');
+        fact(d, 'copy', f.prefix ? 'prefix ' + f.prefix : 'everything');
+        fact(d, 'who', f.replica);
+        fact(d, 'since', f.since);
+        box.append(d);
+        rep.append(box);
+      }
+    }
     if (s.replication && s.replication.length) {
       rep.append(el('h2', '', 'Replication'));
       for (const r of s.replication) {
