@@ -48,6 +48,33 @@ def busiest():
     return sh("ps -eo pcpu,etime,comm --sort=-pcpu | head -6")
 
 
+def fsync_rate(directory, seconds):
+    """4 KiB write + fdatasync in a loop for `seconds` on the data disk: the device's commit rate, the bound of any
+    engine that fsyncs every commit."""
+    import time
+    path = os.path.join(directory, ".fsync-probe")
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    block = os.urandom(4096)
+    lat = []
+    try:
+        end = time.perf_counter() + seconds
+        while True:
+            t0 = time.perf_counter()
+            if t0 >= end:
+                break
+            os.write(fd, block)
+            os.fdatasync(fd)
+            lat.append(time.perf_counter() - t0)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    lat.sort()
+    return {"seconds": seconds, "fsyncsPerSecond": round(len(lat) / seconds),
+            "p50Us": round(lat[len(lat) // 2] * 1e6) if lat else None,
+            "p99Us": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1e6) if lat else None,
+            "what": "4 KiB os.write + os.fdatasync per iteration, appending to one file"}
+
+
 def cmd_machine(a):
     java_home = os.environ.get("JAVA_HOME", "")
     java = os.path.join(java_home, "bin", "java") if java_home else "java"
@@ -58,7 +85,8 @@ def cmd_machine(a):
     rota = sh(f"cat /sys/block/{dev}/queue/rotational 2>/dev/null")
     size = sh(f"lsblk -dno SIZE /dev/{dev} 2>/dev/null")
     doc = {
-        "stamp": os.path.basename(a.out).removeprefix("machine-").removesuffix(".json"),
+        "stamp": (os.path.basename(os.path.dirname(os.path.abspath(a.out))) if os.path.basename(a.out) == "machine.json"
+                  else os.path.basename(a.out).removeprefix("machine-").removesuffix(".json")),
         "startedUtc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "cpus": os.cpu_count(),
         "cpuModel": cpu.group(1).strip() if cpu else platform.processor(),
@@ -75,6 +103,8 @@ def cmd_machine(a):
         "loadBefore": loadavg(),
         "busiestBefore": busiest(),
     }
+    if a.fsync_seconds:
+        doc["fsync"] = fsync_rate(a.data, a.fsync_seconds)
     with open(a.out, "w") as f:
         json.dump(doc, f, indent=2)
 
@@ -307,6 +337,23 @@ def report(stamp):
     return "\n".join(summary + out), targets
 
 
+def cmd_resp_json(a):
+    """bench/resp.sh's lines ("caskade-nosync-P16 round2 SET: 257000.00 requests per second, p50=1.3 msec") as JSON."""
+    runs = []
+    pat = re.compile(r"^(\w+)-(\S+) round(\d+) (\w+): ([\d.]+) requests per second(?:, p50=([\d.]+) msec)?")
+    for line in open(a.txt):
+        m = pat.match(line.strip())
+        if m:
+            runs.append({"system": m.group(1), "mode": m.group(2), "rep": int(m.group(3)), "op": m.group(4),
+                         "requestsPerSec": float(m.group(5)),
+                         "p50Ms": float(m.group(6)) if m.group(6) else None})
+    if not runs:
+        sys.exit(f"resp-json: no redis-benchmark lines in {a.txt}")
+    head = [l.strip() for l in open(a.txt) if l.startswith("#") or l.startswith("Redis server")]
+    with open(a.out, "w") as f:
+        json.dump({"benchmark": "resp", "header": head, "runs": runs}, f, indent=2)
+
+
 def cmd_report(a):
     text, targets = report(a.stamp)
     print(text)
@@ -333,6 +380,10 @@ def main():
     m.add_argument("--profile", default="dev")
     m.add_argument("--command", default="bench/run.sh")
     m.add_argument("--lengths", default="")
+    m.add_argument("--fsync-seconds", type=float, default=0)
+    rj = sub.add_parser("resp-json")
+    rj.add_argument("txt")
+    rj.add_argument("out")
     f = sub.add_parser("finish")
     f.add_argument("machine")
     f.add_argument("--load-log")
@@ -345,7 +396,7 @@ def main():
         if not newest:
             sys.exit("no results in bench/results")
         a.stamp = os.path.basename(newest[-1])[len("machine-"):-len(".json")]
-    {"machine": cmd_machine, "finish": cmd_finish, "report": cmd_report}[a.cmd](a)
+    {"machine": cmd_machine, "finish": cmd_finish, "report": cmd_report, "resp-json": cmd_resp_json}[a.cmd](a)
 
 
 if __name__ == "__main__":
