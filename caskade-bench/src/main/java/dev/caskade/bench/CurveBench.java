@@ -43,8 +43,8 @@ public final class CurveBench {
     private final double seconds = Double.parseDouble(System.getProperty("curve.seconds", "1"));
     private final double warmup = Double.parseDouble(System.getProperty("curve.warmup", "0.3"));
     private final int reps = Integer.getInteger("curve.reps", 3);
-    private final List<String> engines = List.of(System.getProperty("curve.engines", "caskade,rocksdb")
-            .split(","));
+    private final List<String> engines =
+            List.of(System.getProperty("curve.engines", "caskade,rocksdb").split(","));
     private final List<Object> points = new ArrayList<>();
     private final StringBuilder text = new StringBuilder();
 
@@ -128,8 +128,16 @@ public final class CurveBench {
                             line(
                                     "%s rep %d %-8s %s %2d clients %,9d keys %,6d B: %,10.0f ops/s  p50 %7.1f us"
                                             + "  p99 %8.1f us",
-                                    curve, rep, store.name(), op, c, keys, valueBytes, p.get("opsPerSec"),
-                                    p.get("p50Us"), p.get("p99Us"));
+                                    curve,
+                                    rep,
+                                    store.name(),
+                                    op,
+                                    c,
+                                    keys,
+                                    valueBytes,
+                                    p.get("opsPerSec"),
+                                    p.get("p50Us"),
+                                    p.get("p99Us"));
                         }
                     }
                 }
@@ -140,8 +148,7 @@ public final class CurveBench {
     }
 
     /** One point: {@code clients} threads doing {@code op} on random existing keys for the window. */
-    private Map<String, Object> window(Store store, String op, int clients, int keys, int valueBytes)
-            throws Exception {
+    private Map<String, Object> window(Store store, String op, int clients, int keys, int valueBytes) throws Exception {
         long start = System.nanoTime() + (long) (warmup * 1e9) + 20_000_000L; // threads started by then
         long end = start + (long) (seconds * 1e9);
         List<LatencyHistogram> histograms = new ArrayList<>();

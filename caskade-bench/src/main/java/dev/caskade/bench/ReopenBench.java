@@ -37,6 +37,7 @@ public final class ReopenBench {
     private static final String RESULT = "RESULT ";
     /** Opens per case; bin/bench --quick makes it 1. */
     private static final int OPENS = Integer.getInteger("reopen.opens", 3);
+
     private static final int BUILD_BATCH = 1_000;
     /** Opens of one case stop early (after at least one) once they have taken this long in total. */
     private static final long OPEN_BUDGET_MS = 120_000;

@@ -133,7 +133,8 @@ public final class ReplicationBench {
             if (parts.contains("lag")) {
                 List<Object> runs = new ArrayList<>();
                 // bin/bench runs S3 only; the directory destination is a reference, not a figure of the suite
-                for (String kind : System.getProperty("repl.kinds", "s3,directory").split(",")) {
+                for (String kind :
+                        System.getProperty("repl.kinds", "s3,directory").split(",")) {
                     for (int ms : intervals) {
                         runs.add(lag(
                                 s3,
