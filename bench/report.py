@@ -48,6 +48,33 @@ def busiest():
     return sh("ps -eo pcpu,etime,comm --sort=-pcpu | head -6")
 
 
+def fsync_rate(directory, seconds):
+    """4 KiB write + fdatasync in a loop for `seconds` on the data disk: the device's commit rate, the bound of any
+    engine that fsyncs every commit."""
+    import time
+    path = os.path.join(directory, ".fsync-probe")
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    block = os.urandom(4096)
+    lat = []
+    try:
+        end = time.perf_counter() + seconds
+        while True:
+            t0 = time.perf_counter()
+            if t0 >= end:
+                break
+            os.write(fd, block)
+            os.fdatasync(fd)
+            lat.append(time.perf_counter() - t0)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    lat.sort()
+    return {"seconds": seconds, "fsyncsPerSecond": round(len(lat) / seconds),
+            "p50Us": round(lat[len(lat) // 2] * 1e6) if lat else None,
+            "p99Us": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1e6) if lat else None,
+            "what": "4 KiB os.write + os.fdatasync per iteration, appending to one file"}
+
+
 def cmd_machine(a):
     java_home = os.environ.get("JAVA_HOME", "")
     java = os.path.join(java_home, "bin", "java") if java_home else "java"
@@ -58,7 +85,8 @@ def cmd_machine(a):
     rota = sh(f"cat /sys/block/{dev}/queue/rotational 2>/dev/null")
     size = sh(f"lsblk -dno SIZE /dev/{dev} 2>/dev/null")
     doc = {
-        "stamp": os.path.basename(a.out).removeprefix("machine-").removesuffix(".json"),
+        "stamp": (os.path.basename(os.path.dirname(os.path.abspath(a.out))) if os.path.basename(a.out) == "machine.json"
+                  else os.path.basename(a.out).removeprefix("machine-").removesuffix(".json")),
         "startedUtc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "cpus": os.cpu_count(),
         "cpuModel": cpu.group(1).strip() if cpu else platform.processor(),
@@ -75,6 +103,8 @@ def cmd_machine(a):
         "loadBefore": loadavg(),
         "busiestBefore": busiest(),
     }
+    if a.fsync_seconds:
+        doc["fsync"] = fsync_rate(a.data, a.fsync_seconds)
     with open(a.out, "w") as f:
         json.dump(doc, f, indent=2)
 
@@ -307,6 +337,23 @@ def report(stamp):
     return "\n".join(summary + out), targets
 
 
+def cmd_resp_json(a):
+    """bench/resp.sh's lines ("caskade-nosync-P16 round2 SET: 257000.00 requests per second, p50=1.3 msec") as JSON."""
+    runs = []
+    pat = re.compile(r"^(\w+)-(\S+) round(\d+) (\w+): ([\d.]+) requests per second(?:, p50=([\d.]+) msec)?")
+    for line in open(a.txt):
+        m = pat.match(line.strip())
+        if m:
+            runs.append({"system": m.group(1), "mode": m.group(2), "rep": int(m.group(3)), "op": m.group(4),
+                         "requestsPerSec": float(m.group(5)),
+                         "p50Ms": float(m.group(6)) if m.group(6) else None})
+    if not runs:
+        sys.exit(f"resp-json: no redis-benchmark lines in {a.txt}")
+    head = [l.strip() for l in open(a.txt) if l.startswith("#") or l.startswith("Redis server")]
+    with open(a.out, "w") as f:
+        json.dump({"benchmark": "resp", "header": head, "runs": runs}, f, indent=2)
+
+
 def cmd_report(a):
     text, targets = report(a.stamp)
     print(text)
@@ -324,6 +371,580 @@ def cmd_report(a):
         print(f"report: rewrote the generated section of {a.docs}")
 
 
+# ---- suite report (bin/bench: one directory per run) ----
+
+PEER_NAMES = {
+    "chronicle": "Chronicle Map", "rocksdb": "RocksDB default", "rocksdb-tuned": "RocksDB tuned", "lmdb": "LMDB",
+    "raw": "raw append + fdatasync", "redis": "Redis", "pubsub": "SET + PUBLISH",
+}
+
+
+def median(xs):
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def spread(xs):
+    """'median (min–max over n)' as numbers, for the absolute tables."""
+    xs = [x for x in xs if x is not None]
+    return (median(xs), min(xs) if xs else None, max(xs) if xs else None, len(xs))
+
+
+def jload(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def reps_of(d, pattern):
+    return [j for j in (jload(p) for p in sorted(glob.glob(os.path.join(d, pattern)))) if j is not None]
+
+
+def jmh_by(docs, bench, mode, engine, value):
+    """One value per repetition (file) for the JMH row (bench, mode, engine)."""
+    out = []
+    for doc in docs:
+        for r in doc:
+            if (r["benchmark"].rsplit(".", 1)[-1] == bench and r["mode"] == mode
+                    and r["params"].get("engine") == engine):
+                out.append(value(r["primaryMetric"]))
+    return out
+
+
+def thrpt(m):
+    return per_second(m)[0]
+
+
+def sample_rate(m):  # one thread: commits/s = 1 / mean time per op
+    mean_us = micros(float(m["score"]), m["scoreUnit"])
+    return 1e6 / mean_us if mean_us else None
+
+
+def sample_p99(m):
+    return micros(float(m["scorePercentiles"]["99.0"]), m["scoreUnit"])
+
+
+def fmt_num(v, unit=""):
+    if v is None:
+        return "—"
+    if unit == "ms":
+        return f"{v:,.2f} ms" if v < 10 else f"{v:,.1f} ms" if v < 100 else f"{v:,.0f} ms"
+    if unit == "us":
+        return f"{v:,.0f} µs" if v >= 10 else f"{v:.1f} µs"
+    if unit == "s":
+        return f"{v:.2f} s"
+    return fmt_rate(v)
+
+
+def cell(values, unit=""):
+    m, lo, hi, n = spread(values)
+    if m is None:
+        return "—"
+    if n == 1:
+        return fmt_num(m, unit)
+    return f"{fmt_num(m, unit)} ({fmt_num(lo, unit)}–{fmt_num(hi, unit)})"
+
+
+class Suite:
+    def __init__(self, d):
+        self.d = d
+        self.machine = jload(os.path.join(d, "machine.json")) or {}
+        self.parts = [json.loads(l) for l in open(os.path.join(d, "parts.jsonl"))] \
+            if os.path.exists(os.path.join(d, "parts.jsonl")) else []
+        self.nosync = reps_of(d, "engine-nosync-r*.json")
+        self.durable = reps_of(d, "engine-durable-r*.json")
+        self.interval = reps_of(d, "durability-interval-r*.json")
+        self.group = {t: reps_of(d, f"durability-group-t{t}-r*.json") for t in (8, 64)}
+        self.curves = jload(os.path.join(d, "curves.json"))
+        self.reopen = jload(os.path.join(d, "reopen.json"))
+        self.resp = jload(os.path.join(d, "resp.json"))
+        self.fanout = reps_of(d, "fanout-r*.json")
+        self.replica = reps_of(d, "replica-r*.json")
+        self.replication = reps_of(d, "replication-r*.json")
+        self.cluster = jload(os.path.join(d, "cluster.json"))
+        self.ratios = []  # (group, what, caskade values, peer name, peer values, higher_is_better)
+
+    # every figure as (caskade per rep, peer per rep); ratio of medians, range of per-rep ratios
+    def ratio(self, group, what, mine, peer, theirs, higher=True):
+        if median(mine) and median(theirs):
+            self.ratios.append((group, what, mine, peer, theirs, higher))
+
+    def collect(self):
+        for op in ("put", "get"):
+            c = jmh_by(self.nosync, op, "thrpt", "caskade", thrpt)
+            for e in ("chronicle", "rocksdb", "rocksdb-tuned", "lmdb"):
+                self.ratio("engine", f"random {op}s, 1 thread, no fsync", c, PEER_NAMES[e],
+                           jmh_by(self.nosync, op, "thrpt", e, thrpt))
+        c = jmh_by(self.durable, "putDurable", "sample", "caskade", sample_rate)
+        for e in ("raw", "rocksdb", "lmdb"):
+            self.ratio("engine", "durable puts, 1 writer, fsync per commit", c, PEER_NAMES[e],
+                       jmh_by(self.durable, "putDurable", "sample", e, sample_rate))
+        for t, docs in self.group.items():
+            self.ratio("durability", f"group commit, {t} writers, every commit durable",
+                       jmh_by(docs, "groupCommit", "thrpt", "caskade", thrpt), "RocksDB sync=true",
+                       jmh_by(docs, "groupCommit", "thrpt", "rocksdb", thrpt))
+        if self.resp:
+            for mode, label in (("nosync", "unpipelined, no fsync"), ("nosync-P16", "-P 16, no fsync"),
+                                ("durable", "durable (fsync always)")):
+                for op in ("SET", "GET"):
+                    vals = {s: [r["requestsPerSec"] for r in self.resp["runs"]
+                                if r["system"] == s and r["mode"] == mode and r["op"] == op]
+                            for s in ("caskade", "redis")}
+                    self.ratio("server", f"redis-benchmark {op}, {label}", vals["caskade"], "Redis", vals["redis"])
+        if self.cluster:
+            runs = self.cluster.get("runs", [])
+            tot = {s: [r["writesPerSecondTotal"] for r in runs if r["system"] == s] for s in ("caskade", "pubsub")}
+            self.ratio("cluster", "3-node write throughput, total", tot["caskade"], "SET + PUBLISH", tot["pubsub"])
+            p99 = {s: [r["visibleOnB"]["p99"] for r in runs if r["system"] == s] for s in ("caskade", "pubsub")}
+            self.ratio("cluster", "write-on-A to visible-on-B p99 (lower is better)", p99["caskade"],
+                       "SET + PUBLISH", p99["pubsub"], higher=False)
+        if self.curves:
+            for curve, key, label in (("values", "valueBytes", "value {} B"), ("clients", "clients", "{} client threads")):
+                xs = sorted({p[key] for p in self.curves["points"] if p["curve"] == curve})
+                for op in ("put", "get"):
+                    for x in xs:
+                        v = {e: [p["opsPerSec"] for p in self.curves["points"]
+                                 if p["curve"] == curve and p["op"] == op and p[key] == x and p["engine"] == e]
+                             for e in ("caskade", "rocksdb")}
+                        self.ratio("curves", f"{op}s, {label.format(f'{x:,}')}", v["caskade"], "RocksDB default",
+                                   v["rocksdb"])
+
+    def render(self, img_rel):
+        out = []
+        w = out.append
+        m = self.machine
+        fs = m.get("fsync", {})
+        lr = m.get("load1mDuringRun", {})
+        w(f"Run `{m.get('stamp', os.path.basename(self.d))}` (`{m.get('command', 'bin/bench')}`, mode "
+          f"`{m.get('profile', '?')}`), {m.get('startedUtc', '?')} → {m.get('finishedUtc', '?')}; raw JSON in "
+          f"`{self.where()}/`.")
+        w("")
+        w(f"**Machine:** {m.get('cpus', '?')} vCPU {m.get('cpuModel', '?')}, {m.get('memoryGiB', '?')} GiB RAM, "
+          f"{m.get('java', '?')}, Linux {m.get('kernel', '?')}, data on {m.get('disk', '?')}; disk fsync rate "
+          f"**{fs.get('fsyncsPerSecond', '?'):,}/s** (4 KiB write + fdatasync, p50 {fs.get('p50Us', '?')} µs, p99 "
+          f"{fs.get('p99Us', '?')} µs); commit {m.get('gitCommit', '?')}." if fs else
+          f"**Machine:** {m.get('cpus', '?')} vCPU, {m.get('memoryGiB', '?')} GiB RAM, {m.get('java', '?')}.")
+        w(f"**Load** (1-min average) before {m.get('loadBefore', '?')}, after {m.get('loadAfter', '?')}, during the "
+          f"run mean {lr.get('mean', '?')} / max {lr.get('max', '?')} (the suite itself keeps 1–2 of the 2 vCPUs "
+          "busy; more means other work shared the machine, and every figure is skewed by it).")
+        w("")
+        if self.parts:
+            w("Parts: " + ", ".join(f"{p['part']} {p['status']}" + (f" ({p['seconds']:.0f} s)" if p['status'] == 'ok'
+                                                                       else f" ({p['note']})") for p in self.parts)
+              + ".")
+            w("")
+
+        # ---- ratios
+        w("### Ratios against each peer")
+        w("")
+        w("Caskade ÷ peer, each system's median over the repetitions (in brackets: the lowest and highest of the "
+          "per-repetition ratios). Above 1.0 Caskade is faster (for the latency row: lower).")
+        w("")
+        if self.ratios:
+            w(f"![Caskade ÷ peer]({img_rel}/ratios.svg)")
+            w("")
+        w("| Part | Figure | Peer | Caskade | Peer | Caskade ÷ peer |")
+        w("|---|---|---|---:|---:|---:|")
+        for group, what, mine, peer, theirs, higher in self.ratios:
+            unit = "ms" if not higher else ""
+            r = median(mine) / median(theirs) if higher else median(theirs) / median(mine)
+            per = [(a / b if higher else b / a) for a, b in zip(mine, theirs) if a and b]
+            rng = f" ({min(per):.2f}–{max(per):.2f})" if len(per) > 1 else ""
+            w(f"| {group} | {what} | {peer} | {fmt_num(median(mine), unit)} | {fmt_num(median(theirs), unit)} | "
+              f"**{r:.2f}×**{rng} |")
+        w("")
+        w("### Absolute numbers")
+        w("")
+        w("Median (lowest–highest) over the repetitions.")
+        w("")
+        self.render_engine(w)
+        self.render_durability(w)
+        self.render_curves(w, img_rel)
+        self.render_reopen(w)
+        self.render_resp(w)
+        self.render_fanout(w)
+        self.render_replica(w)
+        self.render_replication(w)
+        self.render_cluster(w)
+        return "\n".join(out)
+
+    def where(self):
+        repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        rel = os.path.relpath(self.d, repo)
+        return self.d if rel.startswith("..") else rel
+
+    def render_engine(self, w):
+        if not (self.nosync or self.durable):
+            return
+        keys = "20,000" if self.machine.get("profile") == "quick" else "1M"
+        w(f"#### Engine: JMH, {keys} random 16-byte keys, 100-byte values ({len(self.nosync)} repetitions; "
+          "durable rows from SampleTime: commits/s = 1 ÷ mean time per commit)")
+        w("")
+        w("| Engine | put ops/s, no fsync | get ops/s | durable commits/s, 1 writer | durable p99 |")
+        w("|---|---:|---:|---:|---:|")
+        for e in ["caskade", "chronicle", "rocksdb", "rocksdb-tuned", "lmdb", "raw"]:
+            row = [jmh_by(self.nosync, "put", "thrpt", e, thrpt), jmh_by(self.nosync, "get", "thrpt", e, thrpt),
+                   jmh_by(self.durable, "putDurable", "sample", e, sample_rate),
+                   jmh_by(self.durable, "putDurable", "sample", e, sample_p99)]
+            if any(row):
+                w(f"| {ENGINE_NAMES[e]} | {cell(row[0])} | {cell(row[1])} | {cell(row[2])} | {cell(row[3], 'us')} |")
+        w("")
+
+    def render_durability(self, w):
+        c = lambda docs, b, mode, e, f: jmh_by(docs, b, mode, e, f)  # noqa: E731
+        rows = [
+            ("none (OS has the bytes)", c(self.nosync, "put", "thrpt", "caskade", thrpt),
+             c(self.nosync, "put", "thrpt", "rocksdb", thrpt), "`sync=false`"),
+            ("interval, fsync every 100 ms", c(self.interval, "put", "thrpt", "caskade", thrpt), [], "—"),
+            ("fsync per commit, 1 writer", c(self.durable, "putDurable", "sample", "caskade", sample_rate),
+             c(self.durable, "putDurable", "sample", "rocksdb", sample_rate), "`sync=true`"),
+        ]
+        for t, docs in self.group.items():
+            rows.append((f"group commit, {t} writers", c(docs, "groupCommit", "thrpt", "caskade", thrpt),
+                         c(docs, "groupCommit", "thrpt", "rocksdb", thrpt), "`sync=true`"))
+        if not any(r[1] for r in rows):
+            return
+        fs = self.machine.get("fsync", {}).get("fsyncsPerSecond")
+        w("#### Durability modes (commits/s; one put per commit)")
+        w("")
+        w("| Mode | Caskade | RocksDB default | RocksDB mode |")
+        w("|---|---:|---:|---|")
+        for label, mine, theirs, how in rows:
+            w(f"| {label} | {cell(mine)} | {cell(theirs)} | {how} |")
+        w("")
+        if fs:
+            w(f"The disk's own rate of 4 KiB write + fdatasync is {fs:,}/s: above it only by sharing fsyncs.")
+            w("")
+
+    def curve_points(self, curve, key):
+        out = {}
+        for p in self.curves["points"]:
+            if p["curve"] == curve:
+                out.setdefault((p["engine"], p["op"], p[key]), []).append(p)
+        return out
+
+    def render_curves(self, w, img_rel):
+        if not self.curves:
+            return
+        w("#### How cost grows (CurveBench: random puts without fsync and random gets, median of "
+          f"{self.curves['settings'].get('reps', '?')} windows of {self.curves['settings'].get('seconds', '?')} s)")
+        w("")
+        for curve, key, title, unit in (("values", "valueBytes", "value size", "B"),
+                                        ("clients", "clients", "client threads", ""),
+                                        ("keys", "keys", "keys in the store", "")):
+            pts = self.curve_points(curve, key)
+            if not pts:
+                continue
+            w(f"![{title}]({img_rel}/curve-{curve}.svg)")
+            w("")
+            engines = sorted({k[0] for k in pts})
+            xs = sorted({k[2] for k in pts})
+            extra = ""
+            if curve == "values":
+                keys = {k[2]: pts[k][0]["keys"] for k in pts}
+                extra = " (keys in the store: " + ", ".join(f"{keys[x]:,} at {x:,} B" for x in xs) + ")"
+            elif curve == "clients":
+                extra = f" ({next(iter(pts.values()))[0]['keys']:,} keys of 100 B)"
+            else:
+                extra = " (Caskade only; 100-byte values, 1 client)"
+            w(f"{title.capitalize()}{extra}:")
+            w("")
+            w(f"| {title} | " + " | ".join(f"{e} {op} ops/s | {e} {op} p99" for e in engines for op in ("put", "get"))
+              + " |")
+            w("|---:|" + "---:|---:|" * (2 * len(engines)))
+            for x in xs:
+                cells = []
+                for e in engines:
+                    for op in ("put", "get"):
+                        ps = pts.get((e, op, x), [])
+                        cells += [cell([p["opsPerSec"] for p in ps]), cell([p["p99Us"] for p in ps], "us")]
+                w(f"| {x:,}{(' ' + unit) if unit else ''} | " + " | ".join(cells) + " |")
+            w("")
+
+    def render_reopen(self, w):
+        if not self.reopen:
+            return
+        w(f"#### Reopen (`Caskade.open` with hint files, fresh JVM, {self.reopen.get('opensPerCase')} opens per case, "
+          f"page-cache drop: {self.reopen.get('dropCaches')})")
+        w("")
+        w("| Keys | open, warm cache | open, cold cache | heap per key beyond the key |")
+        w("|---:|---:|---:|---:|")
+        for s in self.reopen["stores"]:
+            w(f"| {s['keys']:,} | {cell([x / 1000 for x in s['warmOpenMs']], 's')} | "
+              f"{cell([x / 1000 for x in s['coldOpenMs']], 's') if s.get('coldOpenMs') else 'not measured'} | "
+              f"{s['heapBytesPerKeyBeyondKey']:.1f} B |")
+        w("")
+
+    def render_resp(self, w):
+        if not self.resp:
+            return
+        head = next((h for h in self.resp.get("header", []) if h.startswith("# redis-benchmark")), "")
+        w(f"#### Server vs Redis (`redis-benchmark`{head[len('# redis-benchmark'):].split(';')[0]}; "
+          "Caskade `--durability none` vs Redis without AOF, durable = Caskade `sync` vs `appendfsync always`)")
+        w("")
+        w("| Mode | Op | Redis | Caskade | Redis p50 | Caskade p50 |")
+        w("|---|---|---:|---:|---:|---:|")
+        for mode in ("nosync", "nosync-P16", "durable"):
+            for op in ("SET", "GET"):
+                rs = {s: [r for r in self.resp["runs"] if r["system"] == s and r["mode"] == mode and r["op"] == op]
+                      for s in ("redis", "caskade")}
+                if not rs["redis"] and not rs["caskade"]:
+                    continue
+                w(f"| {mode} | {op} | {cell([r['requestsPerSec'] for r in rs['redis']])} | "
+                  f"{cell([r['requestsPerSec'] for r in rs['caskade']])} | "
+                  f"{cell([r['p50Ms'] for r in rs['redis']], 'ms')} | {cell([r['p50Ms'] for r in rs['caskade']], 'ms')} |")
+        w("")
+
+    def render_fanout(self, w):
+        if not self.fanout:
+            return
+        runs = {}
+        for doc in self.fanout:
+            for r in doc.get("latency", []):
+                runs.setdefault((r["subscribers"], r["rate"]), []).append(r)
+        w("#### Watch fan-out (SSE subscribers on one prefix of `bin/caskade serve`, send-to-delivery latency)")
+        w("")
+        w("| Subscribers | commits/s asked | reached | p50 | p99 | deliveries missing | server CPU per delivery |")
+        w("|---:|---:|---:|---:|---:|---:|---:|")
+        for (n, rate), rs in sorted(runs.items()):
+            w(f"| {n:,} | {rate:,} | {cell([r['achievedCommitsPerSecond'] for r in rs])} | "
+              f"{cell([r['sendToDeliveryMicros']['p50'] / 1000 for r in rs], 'ms')} | "
+              f"{cell([r['sendToDeliveryMicros']['p99'] / 1000 for r in rs], 'ms')} | "
+              f"{sum(r.get('missing', 0) for r in rs)} | {cell([r.get('serverCpuMicrosPerDelivery') for r in rs], 'us')} |")
+        w("")
+
+    def render_replica(self, w):
+        if not self.replica:
+            return
+        ap = [d["apply"] for d in self.replica if "apply" in d]
+        w("#### Replicas (LocalReplica over HTTP/SSE against a server in the same JVM)")
+        w("")
+        if ap:
+            w("| Figure | Result |")
+            w("|---|---:|")
+            w(f"| catch-up from history, changes/s ({ap[0]['catchUp']['changes']:,} changes) | "
+              f"{cell([a['catchUp']['changesPerSecond'] for a in ap])} |")
+            w(f"| bootstrap from a snapshot, keys/s | {cell([a['bootstrap']['keysPerSecond'] for a in ap])} |")
+            w(f"| live behind {ap[0]['live']['writers']} txn writers, changes/s applied (server committed) | "
+              f"{cell([a['live']['replicaChangesPerSecond'] for a in ap])} "
+              f"({cell([a['live']['serverChangesPerSecond'] for a in ap])}) |")
+            w("")
+        lat = {}
+        for d in self.replica:
+            for r in d.get("latency", []):
+                lat.setdefault((r["durability"], r["replicas"]), []).append(r)
+        if lat:
+            w("| Primary durability | Replicas | put → applied p50 | p99 | put round trip p99 |")
+            w("|---|---:|---:|---:|---:|")
+            for (dur, n), rs in sorted(lat.items()):
+                w(f"| {dur} | {n} | {cell([r['latencyMillis']['p50'] for r in rs], 'ms')} | "
+                  f"{cell([r['latencyMillis']['p99'] for r in rs], 'ms')} | "
+                  f"{cell([r['putRoundTripMillis']['p99'] for r in rs], 'ms')} |")
+            w("")
+
+    def render_replication(self, w):
+        if not self.replication:
+            return
+        w("#### Replication to S3 (S3Proxy on loopback) and restore")
+        w("")
+        lag = {}
+        for d in self.replication:
+            for r in d.get("lag", []):
+                lag.setdefault((r["destination"], r["syncIntervalMillis"]), []).append(r)
+        if lag:
+            w("| Destination | sync-interval | commits/s | lag p50 | lag p99 | target p99 |")
+            w("|---|---:|---:|---:|---:|---:|")
+            for (dest, ms), rs in sorted(lag.items(), reverse=True):
+                w(f"| {dest} | {ms:,} ms | {cell([r['achievedCommitsPerSecond'] for r in rs])} | "
+                  f"{cell([r['lagMillis']['p50'] for r in rs], 'ms')} | {cell([r['lagMillis']['p99'] for r in rs], 'ms')} | "
+                  f"{rs[0].get('targetP99Millis', 0):,.0f} ms |")
+            w("")
+        rest = [d["restore"] for d in self.replication if "restore" in d]
+        if rest:
+            r0 = rest[0]
+            w(f"Restore of {r0['keys']:,} keys × {r0['valueBytes']:,} B ({r0['logicalBytes'] / 1e6:,.0f} MB logical): "
+              f"best {cell([r['bestLogicalMBps'] for r in rest])} MB/s logical "
+              f"(parallelism {', '.join(str(x['parallelism']) for x in r0['runs'])}; target {r0.get('targetMBps', 0):.0f} MB/s "
+              "for the 1 GiB store of `bench/replication.sh`).")
+            w("")
+
+    def render_cluster(self, w):
+        if not self.cluster:
+            return
+        runs = self.cluster.get("runs", [])
+        w(f"#### Cluster: 3 nodes on a Redis stream vs SET + PUBLISH ({self.cluster.get('writersPerNode')} writers "
+          f"per node, {self.cluster.get('seconds')} s; latency at {self.cluster.get('rate'):,} writes/s)")
+        w("")
+        w("| System | writes/s, total | visible on B p50 | p99 |")
+        w("|---|---:|---:|---:|")
+        for s in ("caskade", "pubsub"):
+            rs = [r for r in runs if r["system"] == s]
+            if rs:
+                w(f"| {'Caskade cluster' if s == 'caskade' else 'SET + PUBLISH'} | "
+                  f"{cell([r['writesPerSecondTotal'] for r in rs])} | "
+                  f"{cell([r['visibleOnB']['p50'] for r in rs], 'ms')} | {cell([r['visibleOnB']['p99'] for r in rs], 'ms')} |")
+        w("")
+
+    # ---- charts (hand-made SVG, no dependency)
+
+    def charts(self, img):
+        os.makedirs(img, exist_ok=True)
+        written = []
+        if self.ratios:
+            bars = []
+            for group, what, mine, peer, theirs, higher in self.ratios:
+                if group == "curves":
+                    continue
+                r = median(mine) / median(theirs) if higher else median(theirs) / median(mine)
+                bars.append((f"{what} — vs {peer}", r))
+            if bars:
+                written.append(write_svg(os.path.join(img, "ratios.svg"), ratio_chart(bars)))
+        if self.curves:
+            for curve, key, xlabel, logx in (("values", "valueBytes", "value size (bytes)", True),
+                                             ("clients", "clients", "client threads", True),
+                                             ("keys", "keys", "keys in the store", True)):
+                pts = self.curve_points(curve, key)
+                if not pts:
+                    continue
+                series_t, series_p = [], []
+                for (e, op) in sorted({(k[0], k[1]) for k in pts}):
+                    xs = sorted(k[2] for k in pts if k[0] == e and k[1] == op)
+                    series_t.append((f"{e} {op}", [(x, median([p["opsPerSec"] for p in pts[(e, op, x)]])) for x in xs]))
+                    series_p.append((f"{e} {op}", [(x, median([p["p99Us"] for p in pts[(e, op, x)]])) for x in xs]))
+                svg = two_panels(line_chart(series_t, xlabel, "ops/s (log)", logx, logy=True),
+                                 line_chart(series_p, xlabel, "p99 latency, µs (log)", logx, logy=True))
+                written.append(write_svg(os.path.join(img, f"curve-{curve}.svg"), svg))
+        return written
+
+
+COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+
+
+def esc(s):
+    return str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def write_svg(path, body):
+    with open(path, "w") as f:
+        f.write(body)
+    return path
+
+
+def ratio_chart(bars):
+    import math
+    rowh, left, width = 22, 430, 320
+    h = 40 + rowh * len(bars)
+    lo, hi = math.log10(0.1), math.log10(10)
+    x = lambda r: left + (math.log10(min(max(r, 0.1), 10)) - lo) / (hi - lo) * width  # noqa: E731
+    s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 70}" height="{h}" '
+         'font-family="sans-serif" font-size="12">',
+         f'<rect width="100%" height="100%" fill="white"/>',
+         f'<text x="{left}" y="14" font-weight="bold">Caskade ÷ peer (log scale; right of 1 = Caskade better)</text>']
+    for t in (0.1, 0.25, 0.5, 1, 2, 4, 10):
+        s.append(f'<line x1="{x(t):.1f}" y1="20" x2="{x(t):.1f}" y2="{h - 14}" stroke="{"#333" if t == 1 else "#ddd"}"/>')
+        s.append(f'<text x="{x(t):.1f}" y="{h - 2}" text-anchor="middle" fill="#555">{t:g}×</text>')
+    for i, (label, r) in enumerate(bars):
+        y = 24 + i * rowh
+        color = "#2ca02c" if r >= 1 else "#d62728"
+        s.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{esc(label)}</text>')
+        s.append(f'<rect x="{min(x(1), x(r)):.1f}" y="{y + 3}" width="{abs(x(r) - x(1)):.1f}" height="{rowh - 8}" '
+                 f'fill="{color}"/>')
+        s.append(f'<text x="{max(x(1), x(r)) + 4:.1f}" y="{y + 13}">{r:.2f}×</text>')
+    s.append("</svg>")
+    return "\n".join(s) + "\n"
+
+
+def line_chart(series, xlabel, ylabel, logx=False, logy=False, w=380, h=260):
+    """A <g> of a line chart, w x h, axes with a few ticks; returns (svg fragment, w, h)."""
+    import math
+    pts = [(x, y) for _, ps in series for x, y in ps if y]
+    if not pts:
+        return ("", w, h)
+    fx = (lambda v: math.log10(v)) if logx else (lambda v: v)
+    fy = (lambda v: math.log10(max(v, 1e-9))) if logy else (lambda v: v)
+    x0, x1 = min(fx(p[0]) for p in pts), max(fx(p[0]) for p in pts)
+    y0 = min(fy(p[1]) for p in pts) if logy else 0
+    y1 = max(fy(p[1]) for p in pts)
+    if x1 == x0:
+        x1 = x0 + 1
+    if y1 == y0:
+        y1 = y0 + 1
+    if logy:
+        y0, y1 = math.floor(y0), math.ceil(y1)
+    else:
+        y1 *= 1.1
+    L, R, T, B = 60, 10, 20, 40
+    px = lambda v: L + (fx(v) - x0) / (x1 - x0) * (w - L - R)  # noqa: E731
+    py = lambda v: h - B - (fy(v) - y0) / (y1 - y0) * (h - T - B)  # noqa: E731
+    s = [f'<line x1="{L}" y1="{h - B}" x2="{w - R}" y2="{h - B}" stroke="#333"/>',
+         f'<line x1="{L}" y1="{T}" x2="{L}" y2="{h - B}" stroke="#333"/>',
+         f'<text x="{(L + w - R) / 2}" y="{h - 6}" text-anchor="middle">{esc(xlabel)}</text>',
+         f'<text x="12" y="{(T + h - B) / 2}" text-anchor="middle" transform="rotate(-90 12 {(T + h - B) / 2})">'
+         f'{esc(ylabel)}</text>']
+    for xv in sorted({p[0] for p in pts}):
+        s.append(f'<text x="{px(xv):.1f}" y="{h - B + 14}" text-anchor="middle" fill="#555">'
+                 f'{fmt_tick(xv, "bytes" in xlabel)}</text>')
+    yticks = [10 ** e for e in range(int(y0), int(y1) + 1)] if logy else [y1 / 1.1 * f for f in (0, 0.25, 0.5, 0.75, 1)]
+    for yv in yticks:
+        s.append(f'<line x1="{L - 3}" y1="{py(yv):.1f}" x2="{w - R}" y2="{py(yv):.1f}" stroke="#eee"/>')
+        s.append(f'<text x="{L - 5}" y="{py(yv) + 4:.1f}" text-anchor="end" fill="#555">{fmt_tick(yv)}</text>')
+    for i, (label, ps) in enumerate(series):
+        c = COLORS[i % len(COLORS)]
+        dash = ' stroke-dasharray="5,3"' if label.endswith("put") else ""
+        good = [(x, y) for x, y in ps if y]
+        s.append(f'<polyline fill="none" stroke="{c}" stroke-width="2"{dash} points="'
+                 + " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in good) + '"/>')
+        for x, y in good:
+            s.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{c}"/>')
+        s.append(f'<text x="{w - R - 4}" y="{T + 12 + 14 * i}" text-anchor="end" fill="{c}">{esc(label)}</text>')
+    return ("\n".join(s), w, h)
+
+
+def fmt_tick(v, binary=False):
+    if binary and v >= 1024:
+        return f"{v / 1024:.3g} KiB"
+    if v >= 1e6:
+        return f"{v / 1e6:.3g}M"
+    if v >= 1e3:
+        return f"{v / 1e3:.3g}k"
+    return f"{v:.3g}"
+
+
+def two_panels(a, b):
+    (fa, wa, ha), (fb, wb, hb) = a, b
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{wa + wb + 20}" height="{max(ha, hb)}" '
+            'font-family="sans-serif" font-size="11">\n<rect width="100%" height="100%" fill="white"/>\n'
+            f'<g>{fa}</g>\n<g transform="translate({wa + 20},0)">{fb}</g>\n</svg>\n')
+
+
+def cmd_suite(a):
+    s = Suite(os.path.abspath(a.dir))
+    s.collect()
+    img = a.img or os.path.join(os.path.abspath(a.dir), "img")
+    written = s.charts(img)
+    if a.docs:
+        img_rel = os.path.relpath(img, os.path.dirname(os.path.abspath(a.docs)))
+    else:
+        img_rel = os.path.relpath(img, os.path.abspath(a.dir))
+    text = s.render(img_rel)
+    if a.docs:
+        doc = open(a.docs).read()
+        if BEGIN not in doc or END not in doc:
+            sys.exit(f"{a.docs} has no generated-section markers")
+        head, rest = doc.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        with open(a.docs, "w") as f:
+            f.write(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+        print(f"report: rewrote the generated section of {a.docs}; charts: {', '.join(written)}", file=sys.stderr)
+    else:
+        print(text)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -333,6 +954,14 @@ def main():
     m.add_argument("--profile", default="dev")
     m.add_argument("--command", default="bench/run.sh")
     m.add_argument("--lengths", default="")
+    m.add_argument("--fsync-seconds", type=float, default=0)
+    su = sub.add_parser("suite", help="report of one bin/bench run directory")
+    su.add_argument("dir")
+    su.add_argument("--docs", help="rewrite the generated section of this file")
+    su.add_argument("--img", help="where the SVG charts go (default <dir>/img)")
+    rj = sub.add_parser("resp-json")
+    rj.add_argument("txt")
+    rj.add_argument("out")
     f = sub.add_parser("finish")
     f.add_argument("machine")
     f.add_argument("--load-log")
@@ -345,7 +974,7 @@ def main():
         if not newest:
             sys.exit("no results in bench/results")
         a.stamp = os.path.basename(newest[-1])[len("machine-"):-len(".json")]
-    {"machine": cmd_machine, "finish": cmd_finish, "report": cmd_report}[a.cmd](a)
+    {"machine": cmd_machine, "finish": cmd_finish, "report": cmd_report, "resp-json": cmd_resp_json, "suite": cmd_suite}[a.cmd](a)
 
 
 if __name__ == "__main__":

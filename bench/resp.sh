@@ -5,12 +5,14 @@
 #
 #   bench/resp.sh            -n 1000000 (the issue's size)
 #   BENCH_N=200000 bench/resp.sh   a shorter run
+#   RESP_ROUNDS=3 RESP_OUT=<file.txt>    rounds of both systems, and where the lines go (bin/bench sets both)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 n=${BENCH_N:-1000000}
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-out=bench/results/resp-$stamp.txt
+out=${RESP_OUT:-bench/results/resp-$stamp.txt}
+rounds=${RESP_ROUNDS:-2}
 work=$(mktemp -d "$root/caskade-bench/target/resp-XXXXXX" 2>/dev/null || mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 for b in redis-server redis-benchmark; do command -v $b >/dev/null || { echo "bench/resp.sh: $b is missing (apt-get install redis-server redis-tools)" >&2; exit 1; }; done
@@ -37,7 +39,7 @@ run() { # $1 label, $2 port, rest: redis-benchmark args
 }
 
 { echo "# redis-benchmark, -n $n -d 100 -c 50 -r 1000000; $(nproc) cpus; $(date -u)"; redis-server --version; } >"$out"
-for round in 1 2; do
+for round in $(seq 1 "$rounds"); do
   for sys in redis caskade; do
     p=$(free_port)
     if [ $sys = redis ]; then pid=$(start_redis "$p" no); else pid=$(start_caskade "$p" none); fi

@@ -2,7 +2,8 @@
 # The benchmark suite behind docs/benchmarks.md. Builds caskade-bench/target/benchmarks.jar, runs Caskade and its
 # peers (RocksDB, LMDB, Chronicle Map, a raw append+fdatasync loop) in ONE run with the same workload (1M random
 # 16-byte keys, 100-byte values), then the reopen / key-directory measurement, writes JSON under bench/results/
-# and regenerates the tables of docs/benchmarks.md (bench/report.py).
+# and prints the tables (bench/report.py report). bin/bench is the suite over every part, and owns the generated
+# section of docs/benchmarks.md; set BENCH_DOCS=1 to let this script rewrite it instead.
 #
 #   bench/run.sh          dev lengths:    fork 1, warmup 2 x 2 s, measurement 3 x 2 s   (about 8 min)
 #   bench/run.sh full     quoted numbers: fork 1, warmup 3 x 2 s, measurement 5 x 2 s   (about 10 min)
@@ -14,7 +15,7 @@
 #   BENCH_DATA=<dir>                           scratch data (default caskade-bench/target/bench-data; must be a
 #                                              real disk, not tmpfs); every store is deleted after its trial
 #   BENCH_NO_BUILD=1                           reuse the existing benchmarks.jar
-#   BENCH_NO_DOCS=1                            do not rewrite docs/benchmarks.md (results JSON only)
+#   BENCH_DOCS=1                               rewrite the generated section of docs/benchmarks.md
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -82,7 +83,7 @@ done
 
 kill "$sampler" 2>/dev/null || true
 python3 bench/report.py finish "$results/machine-$stamp.json" --load-log "$loadlog"
-if [ -z "${BENCH_NO_DOCS:-}" ]; then
+if [ -n "${BENCH_DOCS:-}" ]; then
   python3 bench/report.py report "$stamp" --docs docs/benchmarks.md
 else
   python3 bench/report.py report "$stamp"

@@ -7,8 +7,13 @@ import dev.caskade.Entry;
 import java.nio.file.Path;
 import java.util.Optional;
 
-/** Caskade with default options except durability: NONE for put/get rows, SYNC for durable rows. */
+/**
+ * Caskade with default options except durability: NONE for put/get rows (or {@code -Dcaskade.bench.durability}, e.g.
+ * {@code interval:100} for bin/bench's durability row), SYNC for durable rows.
+ */
 final class CaskadeEngine implements Engine {
+    private static final Durability RELAXED = Durability.parse(System.getProperty("caskade.bench.durability", "none"));
+
     private final Caskade db;
     private final boolean durable;
 
@@ -20,7 +25,7 @@ final class CaskadeEngine implements Engine {
     static CaskadeEngine open(Path dir, boolean durable, Workload workload) {
         CaskadeOptions none = CaskadeOptions.defaults().withDurability(Durability.NONE);
         if (!durable) {
-            Caskade db = Caskade.open(dir, none);
+            Caskade db = Caskade.open(dir, CaskadeOptions.defaults().withDurability(RELAXED));
             load(db, workload);
             return new CaskadeEngine(db, false);
         }

@@ -35,7 +35,9 @@ import java.util.stream.Stream;
  */
 public final class ReopenBench {
     private static final String RESULT = "RESULT ";
-    private static final int OPENS = 3;
+    /** Opens per case; bin/bench --quick makes it 1. */
+    private static final int OPENS = Integer.getInteger("reopen.opens", 3);
+
     private static final int BUILD_BATCH = 1_000;
     /** Opens of one case stop early (after at least one) once they have taken this long in total. */
     private static final long OPEN_BUDGET_MS = 120_000;
@@ -156,7 +158,8 @@ public final class ReopenBench {
         doc.put("buildBatch", BUILD_BATCH);
         List<Object> stores = new ArrayList<>();
         try {
-            for (int keys : new int[] {Math.min(1_000_000, bigKeys), bigKeys}) {
+            int small = Math.min(1_000_000, bigKeys);
+            for (int keys : small == bigKeys ? new int[] {bigKeys} : new int[] {small, bigKeys}) {
                 Path dir = root.resolve("store-" + keys);
                 System.out.printf(Locale.ROOT, "reopen: building %,d keys in %s%n", keys, dir);
                 Map<String, String> built = child("build", dir.toString(), Integer.toString(keys));
