@@ -837,7 +837,9 @@ def write_svg(path, body):
 
 def ratio_chart(bars):
     import math
-    rowh, left, width = 22, 430, 320
+    # wide enough for the longest label at 12 px sans-serif (about 6.7 px a character)
+    rowh, width = 22, 320
+    left = max(200, int(max((len(label) for label, _ in bars), default=0) * 6.7) + 16)
     h = 40 + rowh * len(bars)
     lo, hi = math.log10(0.1), math.log10(10)
     x = lambda r: left + (math.log10(min(max(r, 0.1), 10)) - lo) / (hi - lo) * width  # noqa: E731
