@@ -271,6 +271,11 @@ public final class CurveBench {
                             }
                         }
                     }
+                    // as RocksEngine does: measure a settled store, not one still flushing and compacting its load
+                    try (org.rocksdb.FlushOptions flush = new org.rocksdb.FlushOptions().setWaitForFlush(true)) {
+                        db.flush(flush);
+                    }
+                    db.compactRange();
                     yield new RocksStore(db, options, write, dir);
                 }
                 default -> throw new IllegalArgumentException("unknown engine " + name);
