@@ -13,11 +13,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
-import org.rocksdb.Options;
 import org.rocksdb.RocksDB;
-import org.rocksdb.RocksDBException;
-import org.rocksdb.WriteBatch;
-import org.rocksdb.WriteOptions;
 
 /**
  * How cost grows (issue 8): throughput and latency percentiles of random puts (no fsync) and random gets against
@@ -257,26 +253,18 @@ public final class CurveBench {
                     yield new CaskadeStore(db, dir);
                 }
                 case "rocksdb" -> {
-                    Options options = new Options().setCreateIfMissing(true);
-                    RocksDB db = RocksDB.open(options, dir.toString());
-                    WriteOptions write = new WriteOptions().setSync(false);
-                    try (WriteBatch batch = new WriteBatch()) {
-                        byte[] k = new byte[KEY_BYTES];
-                        for (int i = 0; i < keys; i++) {
-                            key(i, k);
-                            batch.put(k, pool[i % VALUE_POOL]);
-                            if (batch.count() == 1_000 || i == keys - 1) {
-                                db.write(write, batch);
-                                batch.clear();
-                            }
-                        }
-                    }
-                    // as RocksEngine does: measure a settled store, not one still flushing and compacting its load
-                    try (org.rocksdb.FlushOptions flush = new org.rocksdb.FlushOptions().setWaitForFlush(true)) {
-                        db.flush(flush);
-                    }
-                    db.compactRange();
-                    yield new RocksStore(db, options, write, dir);
+                    // default options, loaded in batches of 1,000, then flushed and compacted: a settled store
+                    RocksEngine db = RocksEngine.open(
+                            dir,
+                            false,
+                            keys,
+                            i -> {
+                                byte[] k = new byte[KEY_BYTES];
+                                key(i, k);
+                                return k;
+                            },
+                            i -> pool[i % VALUE_POOL]);
+                    yield new RocksStore(db, dir);
                 }
                 default -> throw new IllegalArgumentException("unknown engine " + name);
             };
@@ -309,7 +297,7 @@ public final class CurveBench {
         }
     }
 
-    record RocksStore(RocksDB db, Options options, WriteOptions write, Path dir) implements Store {
+    record RocksStore(RocksEngine db, Path dir) implements Store {
         @Override
         public String name() {
             return "rocksdb";
@@ -317,28 +305,18 @@ public final class CurveBench {
 
         @Override
         public void put(byte[] key, byte[] value) {
-            try {
-                db.put(write, key, value);
-            } catch (RocksDBException e) {
-                throw new IllegalStateException(e);
-            }
+            db.put(key, value); // sync=false
         }
 
         @Override
         public byte[] get(byte[] key) {
-            try {
-                return db.get(key);
-            } catch (RocksDBException e) {
-                throw new IllegalStateException(e);
-            }
+            return db.get(key);
         }
 
         @Override
         public void close() {
             try {
                 db.close();
-                write.close();
-                options.close();
             } finally {
                 BenchDir.delete(dir);
             }

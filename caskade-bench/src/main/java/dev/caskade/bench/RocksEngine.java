@@ -3,6 +3,7 @@ package dev.caskade.bench;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntFunction;
 import org.rocksdb.BlockBasedTableConfig;
 import org.rocksdb.BloomFilter;
 import org.rocksdb.CompressionType;
@@ -46,6 +47,11 @@ final class RocksEngine implements Engine {
     }
 
     static RocksEngine open(Path dir, boolean tuned, Workload workload) {
+        return open(dir, tuned, workload.size(), workload::key, Workload::value);
+    }
+
+    /** Opens and loads keys {@code key(0) .. key(count - 1)} with {@code value(i)} each (other shapes of data). */
+    static RocksEngine open(Path dir, boolean tuned, int count, IntFunction<byte[]> key, IntFunction<byte[]> value) {
         List<RocksObject> owned = new ArrayList<>();
         Options options = new Options().setCreateIfMissing(true);
         owned.add(options);
@@ -62,18 +68,18 @@ final class RocksEngine implements Engine {
         }
         try {
             RocksEngine engine = new RocksEngine(RocksDB.open(options, dir.toString()), owned);
-            engine.load(workload);
+            engine.load(count, key, value);
             return engine;
         } catch (RocksDBException e) {
             throw new IllegalStateException("RocksDB open/load failed: " + e.getMessage(), e);
         }
     }
 
-    private void load(Workload workload) throws RocksDBException {
-        for (int from = 0; from < workload.size(); from += 1_000) {
+    private void load(int count, IntFunction<byte[]> key, IntFunction<byte[]> value) throws RocksDBException {
+        for (int from = 0; from < count; from += 1_000) {
             try (WriteBatch batch = new WriteBatch()) {
-                for (int i = from; i < Math.min(from + 1_000, workload.size()); i++) {
-                    batch.put(workload.key(i), Workload.value(i));
+                for (int i = from; i < Math.min(from + 1_000, count); i++) {
+                    batch.put(key.apply(i), value.apply(i));
                 }
                 db.write(noSync, batch);
             }
