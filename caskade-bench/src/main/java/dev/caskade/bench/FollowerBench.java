@@ -27,7 +27,6 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
-import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -250,51 +249,15 @@ public final class FollowerBench {
     /** PUTs on a fixed schedule from 8 threads; round trips after the warm-up. */
     private Map<String, Object> paced(Target t, List<ServerProcess> servers, int rate, int seconds, int warmup)
             throws Exception {
-        int total = rate * (warmup + seconds);
-        int warm = rate * warmup;
-        long period = 1_000_000_000L / rate;
         byte[] value = text(new SplittableRandom(7), valueBytes);
         byte[] prefix = ("paced/" + t.name() + "/").getBytes(StandardCharsets.US_ASCII);
-        AtomicLong nextSlot = new AtomicLong();
-        AtomicLong late = new AtomicLong();
-        AtomicLong errors = new AtomicLong();
-        AtomicLong timed = new AtomicLong();
-        LatencyHistogram[] hs = new LatencyHistogram[8];
-        List<Thread> threads = new ArrayList<>();
-        long start = System.nanoTime() + 10_000_000;
-        long deadline = start + 2L * (warmup + seconds) * 1_000_000_000L;
-        for (int w = 0; w < hs.length; w++) {
-            LatencyHistogram h = new LatencyHistogram();
-            hs[w] = h;
-            threads.add(Thread.ofPlatform().name("paced-" + w).start(() -> {
-                while (true) {
-                    long i = nextSlot.getAndIncrement();
-                    if (i >= total) return;
-                    long slot = start + i * period;
-                    long wait = slot - System.nanoTime();
-                    if (wait > 0) LockSupport.parkNanos(wait);
-                    long now = System.nanoTime();
-                    if (now - deadline > 0) return;
-                    if (now - slot > 1_000_000) late.incrementAndGet();
-                    try {
-                        t.client().put(key(prefix, (int) i), value);
-                    } catch (RuntimeException e) {
-                        errors.incrementAndGet();
-                        continue;
-                    }
-                    if (i >= warm) {
-                        h.record(System.nanoTime() - now);
-                        timed.incrementAndGet();
-                    }
-                }
-            }));
-        }
-        while (System.nanoTime() < start + warmup * 1_000_000_000L) Thread.sleep(5);
+        Schedule schedule = Schedule.start(
+                "paced", 8, rate, warmup, seconds, (i, now) -> t.client().put(key(prefix, i), value));
+        schedule.awaitWarmup();
         Window win = Window.open(servers);
-        for (Thread th : threads) th.join();
-        Map<String, Object> cpu = win.close(timed.get());
-        LatencyHistogram all = new LatencyHistogram();
-        for (LatencyHistogram h : hs) all.add(h);
+        schedule.join();
+        LatencyHistogram all = schedule.timed();
+        Map<String, Object> cpu = win.close(all.count());
         double secs = (double) cpu.get("seconds");
         line(
                 "HTTP PUT to the %-8s paced %,d/s: %,d timed in %.1f s (%,.0f/s; %,d late > 1 ms, %,d errors): p50 %s,"
@@ -304,8 +267,8 @@ public final class FollowerBench {
                 all.count(),
                 secs,
                 all.count() / secs,
-                late.get(),
-                errors.get(),
+                schedule.late(),
+                schedule.errors(),
                 millis(all.percentile(0.5)),
                 millis(all.percentile(0.9)),
                 millis(all.percentile(0.99)),
@@ -315,8 +278,8 @@ public final class FollowerBench {
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("target", t.name());
         r.put("rate", rate);
-        r.put("lateSlots", late.get());
-        r.put("errors", errors.get());
+        r.put("lateSlots", schedule.late());
+        r.put("errors", schedule.errors());
         r.put("latencyMillis", all.summary(1e6));
         r.put("cpu", cpu);
         return r;
@@ -607,51 +570,20 @@ public final class FollowerBench {
         int warm = rate * warmup;
         AtomicLongArray sentAt = new AtomicLongArray(total);
         for (SseSubscribers w : watchers) w.time(sentAt, warm);
-        long period = 1_000_000_000L / rate;
-        AtomicLong nextSlot = new AtomicLong();
-        AtomicLong lateSlots = new AtomicLong();
-        AtomicLong failed = new AtomicLong();
-        AtomicLong succeeded = new AtomicLong();
-        LatencyHistogram[] puts = new LatencyHistogram[4];
-        List<Thread> threads = new ArrayList<>();
-        long start = System.nanoTime() + 10_000_000;
-        long deadline = start + 2L * (warmup + seconds) * 1_000_000_000L;
         // 4 writers, as in ReplicaBench, so that one slow PUT does not hold back the schedule; commits may then
         // reach the watchers out of sequence order, so completeness is counted as deliveries per watcher
-        for (int w = 0; w < puts.length; w++) {
-            LatencyHistogram h = new LatencyHistogram();
-            puts[w] = h;
-            threads.add(Thread.ofPlatform().name("fan-writer-" + w).start(() -> {
-                while (true) {
-                    long i = nextSlot.getAndIncrement();
-                    if (i >= total) return;
-                    long slot = start + i * period;
-                    long wait = slot - System.nanoTime();
-                    if (wait > 0) LockSupport.parkNanos(wait);
-                    long now = System.nanoTime();
-                    if (now - deadline > 0) return;
-                    if (now - slot > 1_000_000) lateSlots.incrementAndGet();
-                    sentAt.set((int) i, now);
-                    try {
-                        writer.put(key(FAN, (int) i), marked((int) i));
-                    } catch (RuntimeException e) {
-                        failed.incrementAndGet();
-                        continue;
-                    }
-                    succeeded.incrementAndGet();
-                    if (i >= warm) h.record(System.nanoTime() - now);
-                }
-            }));
-        }
+        Schedule schedule = Schedule.start("fan-writer", 4, rate, warmup, seconds, (i, now) -> {
+            sentAt.set(i, now);
+            writer.put(key(FAN, i), marked(i));
+        });
         List<ServerProcess> servers = new ArrayList<>(watched);
-        while (System.nanoTime() < start + warmup * 1_000_000_000L) Thread.sleep(5);
+        schedule.awaitWarmup();
         Window win = Window.open(servers);
-        for (Thread th : threads) th.join();
-        LatencyHistogram putTime = new LatencyHistogram();
-        for (LatencyHistogram h : puts) putTime.add(h);
-        long sent = succeeded.get();
-        long late = lateSlots.get();
-        long errors = failed.get();
+        schedule.join();
+        LatencyHistogram putTime = schedule.timed();
+        long sent = schedule.done();
+        long late = schedule.late();
+        long errors = schedule.errors();
         Map<String, Object> cpu = win.close(putTime.count());
         long waitUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (delivered(watchers) < sent * watchers.size() && System.nanoTime() < waitUntil) Thread.sleep(10);

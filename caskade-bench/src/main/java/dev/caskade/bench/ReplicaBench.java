@@ -29,7 +29,6 @@ import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
-import java.util.concurrent.locks.LockSupport;
 import jdk.jfr.Configuration;
 import jdk.jfr.Recording;
 
@@ -446,51 +445,31 @@ public final class ReplicaBench {
                     throw new IllegalStateException("replica did not bootstrap: " + r.status());
             }
             byte[] value = text(new SplittableRandom(9), valueBytes);
-            long period = 1_000_000_000L / rate;
-            AtomicLong nextSlot = new AtomicLong();
-            AtomicLong late = new AtomicLong();
             AtomicLong lastRev = new AtomicLong();
-            LatencyHistogram[] puts = new LatencyHistogram[8];
-            List<Thread> threads = new ArrayList<>();
             Recording rec = null;
             long cpu0 = Machine.processCpuNanos();
             long[] machine0 = Machine.cpu();
-            long start = System.nanoTime() + 10_000_000;
-            long deadline = start + 2L * (warmup + seconds) * 1_000_000_000L;
             // a few writer threads so that one slow put does not hold back the schedule
-            for (int w = 0; w < puts.length; w++) {
-                LatencyHistogram h = new LatencyHistogram();
-                puts[w] = h;
-                threads.add(Thread.ofPlatform().name("put-writer-" + w).start(() -> {
-                    while (true) {
-                        long i = nextSlot.getAndIncrement();
-                        if (i >= total) return;
-                        long slot = start + i * period;
-                        long wait = slot - System.nanoTime();
-                        if (wait > 0) LockSupport.parkNanos(wait);
-                        long now = System.nanoTime();
-                        if (now - deadline > 0) return;
-                        if (now - slot > 1_000_000) late.incrementAndGet();
-                        sentAt.set((int) i, now);
-                        long rev = writer.put(latencyKey((int) i), value);
-                        if (i >= warmCommits) h.record(System.nanoTime() - now);
-                        lastRev.accumulateAndGet(rev, Math::max);
-                    }
-                }));
-            }
-            while (System.nanoTime() < start + warmup * 1_000_000_000L) Thread.sleep(5);
+            Schedule schedule = Schedule.start("put-writer", 8, rate, warmup, seconds, (i, now) -> {
+                sentAt.set(i, now);
+                long rev = writer.put(latencyKey(i), value);
+                lastRev.accumulateAndGet(rev, Math::max);
+            });
+            schedule.awaitWarmup();
             if (jfr != null) rec = startJfr();
             long t0 = System.nanoTime();
             long cpuT0 = Machine.processCpuNanos();
             long[] machineT0 = Machine.cpu();
-            for (Thread t : threads) t.join();
+            schedule.join();
             long t1 = System.nanoTime();
+            if (schedule.errors() > 0)
+                throw new IllegalStateException(schedule.errors() + " timed puts failed; latencies would miss them");
             long cpu1 = Machine.processCpuNanos();
             long[] machine1 = Machine.cpu();
             if (rec != null) stopJfr(rec, jfr);
             boolean caught = true;
             for (LocalReplica r : open) caught &= r.awaitRevision(lastRev.get(), Duration.ofSeconds(30));
-            for (LatencyHistogram h : puts) putTime.add(h);
+            putTime.add(schedule.timed());
 
             LatencyHistogram all = new LatencyHistogram();
             List<Object> perReplica = new ArrayList<>();
@@ -516,7 +495,7 @@ public final class ReplicaBench {
             line(
                     "commits: %,d timed in %.2f s = %,.0f/s (%,d more than 1 ms behind their slot); replicas caught up"
                             + " at the end: %s",
-                    timed, window, timed / window, late.get(), caught ? "yes" : "NO");
+                    timed, window, timed / window, schedule.late(), caught ? "yes" : "NO");
             line(
                     "put sent -> applied on the replica (all %,d pairs): p50 %s, p90 %s, p99 %s, p99.9 %s, max %s,"
                             + " mean %s; missing %,d  [target p99 <= %.0f ms: %s]",
@@ -550,7 +529,7 @@ public final class ReplicaBench {
             result.put("rate", rate);
             result.put("windowSeconds", window);
             result.put("timedCommits", timed);
-            result.put("lateCommits", late.get());
+            result.put("lateCommits", schedule.late());
             result.put("latencyMillis", all.summary(1e6));
             result.put("perReplicaP99Millis", perReplica);
             result.put("missing", missing);
@@ -560,7 +539,7 @@ public final class ReplicaBench {
             result.put("targetMet", met);
             result.put("jvmCpuCores", cores);
             result.put("machineBusyCores", Machine.busyCores(machineT0, machine1));
-            result.put("jvmCpuCoresWithWarmup", (cpu1 - cpu0) / (double) (t1 - start));
+            result.put("jvmCpuCoresWithWarmup", (cpu1 - cpu0) / (double) (t1 - schedule.startNanos()));
             result.put("machineBusyCoresWithWarmup", Machine.busyCores(machine0, machine1));
             result.put("loadAfter", Machine.loadavg());
         } finally {
