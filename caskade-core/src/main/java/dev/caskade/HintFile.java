@@ -122,12 +122,8 @@ final class HintFile {
         } catch (IOException e) {
             return null;
         }
-        int all = b.capacity();
-        int end = all - TRAILER;
-        CRC32C crc = new CRC32C();
-        crc.update(b.slice(0, all - 4));
-        if (b.getInt(all - 4) != (int) crc.getValue()) return null;
-        if (b.getInt(0) != MAGIC || b.getShort(4) != VERSION || b.getLong(8) != segmentId) return null;
+        if (!intact(b, segmentId)) return null;
+        int end = b.capacity() - TRAILER;
         if (b.getLong(end) != segmentLength) return null;
         long count = b.getLong(end + 8);
         if (count < 0 || count > (end - HEADER) / ENTRY_FIXED) return null;
@@ -146,6 +142,40 @@ final class HintFile {
         }
         if (pos != end) return null;
         return new Run(b, count, b.getLong(end + 16));
+    }
+
+    /**
+     * The segment length an intact hint file (good CRC, this segment's id) describes, or -1. A sealed segment
+     * shorter than this lost acknowledged commits; one longer is a hint gone stale and is simply scanned.
+     */
+    static long describedLength(Path hint, long segmentId) {
+        try (FileChannel ch = FileChannel.open(hint, StandardOpenOption.READ)) {
+            long len = ch.size();
+            if (len < HEADER + TRAILER || len > Integer.MAX_VALUE) return -1;
+            ByteBuffer b = ch.map(FileChannel.MapMode.READ_ONLY, 0, len).order(ByteOrder.LITTLE_ENDIAN);
+            return intact(b, segmentId) ? b.getLong(b.capacity() - TRAILER) : -1;
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    /** The items of an intact hint file that lie at or beyond {@code length}: what a truncation lost. */
+    static long countFrom(Path hint, long segmentId, long length) {
+        long described = describedLength(hint, segmentId);
+        if (described < 0) return 0;
+        Run r = open(hint, segmentId, described);
+        if (r == null) return 0;
+        long n = 0;
+        for (Item i = r.next(); i != null; i = r.next()) if (i.offset() >= length) n++;
+        return n;
+    }
+
+    private static boolean intact(ByteBuffer b, long segmentId) {
+        int all = b.capacity();
+        CRC32C crc = new CRC32C();
+        crc.update(b.slice(0, all - 4));
+        if (b.getInt(all - 4) != (int) crc.getValue()) return false;
+        return b.getInt(0) == MAGIC && b.getShort(4) == VERSION && b.getLong(8) == segmentId;
     }
 
     /** Reads a whole hint file (verify), or null when it is not sound. */

@@ -148,6 +148,7 @@ final class Log {
         List<HintFile.Item> items = new ArrayList<>();
         long maxTs = 0;
         int pos = Segment.HEADER;
+        int open = -1;
         while (pos < size) {
             if (EntryCodec.check(b, pos, (int) size) != EntryCodec.Problem.NONE) {
                 throw new CorruptionException("bad entry while writing hint", s.path, pos);
@@ -156,7 +157,13 @@ final class Log {
             items.add(
                     new HintFile.Item(EntryCodec.key(b, pos, h), h.revision(), h.expiresAt(), pos, h.size(), h.type()));
             maxTs = Math.max(maxTs, h.timestamp());
+            if (open < 0) open = pos;
+            if (s.kind != Segment.Kind.DATA || h.last()) open = -1;
             pos += h.size();
+        }
+        if (open >= 0) {
+            // a commit repair dropped as incomplete: a hint would bring its first entries back at the next open
+            throw new CorruptionException("segment ends inside a commit, no hint written", s.path, open);
         }
         HintFile.write(Segment.hintPath(s.path), s.id, size, maxTs, items);
     }

@@ -117,6 +117,23 @@ final class LogReader {
                 s.seal();
             } else {
                 boolean hintExists = Files.exists(Segment.hintPath(s.path));
+                long described = hintExists ? HintFile.describedLength(Segment.hintPath(s.path), s.id) : -1;
+                if (described > s.size()) {
+                    // an intact hint proves the segment once held more: a cut at an entry boundary would
+                    // otherwise scan clean and drop acknowledged commits without a word. Only the newest
+                    // segment may lose a tail, as a torn write does, and it is reported
+                    if (!options.repairing() && s != lastData) {
+                        throw new CorruptionException(
+                                "segment shorter than its hint (" + described + " bytes)", s.path, s.size());
+                    }
+                    long lost = HintFile.countFrom(Segment.hintPath(s.path), s.id, s.size());
+                    droppedEntries += lost;
+                    notes.add("segment " + s.path.getFileName() + " cut to " + s.size() + " of " + described
+                            + " bytes its hint describes: " + lost + " entries lost");
+                    // the loss is accepted now: the hint can never describe this segment again
+                    Files.delete(Segment.hintPath(s.path));
+                    hintExists = false;
+                }
                 if (s != lastData || hintExists) {
                     hintFallbacks++;
                     notes.add("hint " + (hintExists ? "damaged or stale" : "missing") + ", scanned "

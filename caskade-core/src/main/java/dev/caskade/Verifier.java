@@ -114,7 +114,12 @@ final class Verifier {
         boolean existed = java.nio.file.Files.exists(Segment.hintPath(s.path));
         List<HintFile.Item> h = HintFile.read(Segment.hintPath(s.path), s.id, limit);
         if (h == null) {
-            if (existed) problem(s, 0, "hint file unreadable or stale");
+            long described = existed ? HintFile.describedLength(Segment.hintPath(s.path), s.id) : -1;
+            if (described > limit) {
+                problem(s, limit, "segment shorter than its hint (" + described + " bytes): entries lost");
+            } else if (existed) {
+                problem(s, 0, "hint file unreadable or stale");
+            }
             return;
         }
         hints++;

@@ -362,7 +362,9 @@ class CorruptionTest {
     @Test
     void randomDamageIsDetectedOrHarmless(@TempDir Path tmp) throws Exception {
         int trials = Integer.getInteger("caskade.corruption.trials", 200);
-        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+        long deadline = System.nanoTime()
+                + Duration.ofSeconds(Integer.getInteger("caskade.corruption.seconds", 90))
+                        .toNanos();
         System.out.println(
                 "CorruptionTest.randomDamage: seed=" + seed + " (replay with -Dcaskade.corruption.seed=" + seed + ")");
         Path pristine = tmp.resolve("pristine");
@@ -618,6 +620,100 @@ class CorruptionTest {
                     .isTrue();
             assertThat(db.get("after")).map(Entry::valueString).contains("x");
         }
+    }
+
+    @Test
+    void sealedSegmentCutAtAnEntryBoundaryIsRefusedNotSilentlyShortened(@TempDir Path dir) throws Exception {
+        // a cut between two entries scans clean: only the hint, which describes the segment's full length,
+        // can tell that acknowledged commits are gone
+        History h = build(dir, seed, 300, true);
+        List<Path> segments = files(dir, ".seg");
+        Path victim = segments.get(segments.size() / 2);
+        long id = Long.parseLong(victim.getFileName().toString().replace(".seg", ""));
+        List<HintFile.Item> items = HintFile.read(Segment.hintPath(victim), id, Files.size(victim));
+        assertThat(items).as("the sealed segment's hint").hasSizeGreaterThan(1);
+        // cut right before the entries of the highest revision: an entry boundary (and, in a data segment, a
+        // commit boundary)
+        long lastRevision =
+                items.stream().mapToLong(HintFile.Item::revision).max().orElseThrow();
+        long boundary = items.stream()
+                .filter(i -> i.revision() == lastRevision)
+                .mapToLong(HintFile.Item::offset)
+                .min()
+                .orElseThrow();
+        long lost = items.stream().filter(i -> i.offset() >= boundary).count();
+        new Damage.Truncate(victim, boundary).apply();
+
+        assertThatThrownBy(() -> Caskade.open(dir, OPTIONS)).isInstanceOfSatisfying(CorruptionException.class, e -> {
+            assertThat(e.getMessage()).contains("shorter than its hint");
+            assertThat(e.file().getFileName()).isEqualTo(victim.getFileName());
+            assertThat(e.offset()).isEqualTo(boundary);
+        });
+        assertThat(Caskade.verify(dir).problems())
+                .as("static verify")
+                .anyMatch(p -> p.contains(victim.getFileName().toString()) && p.contains("shorter than its hint"));
+        try (Caskade db = Caskade.open(dir, OPTIONS.withRepair(true))) {
+            assertThat(db.recovery().droppedEntries()).as("%s", db.recovery()).isEqualTo(lost);
+            assertThat(db.recovery().skippedEntries()).as("%s", db.recovery()).isZero();
+            assertThat(db.recovery().notes()).anyMatch(n -> n.contains("entries lost"));
+        }
+        try (Caskade db = Caskade.open(dir, OPTIONS)) {
+            assertThat(db.recovery().droppedEntries())
+                    .as("the loss was accepted once, by repair: %s", db.recovery())
+                    .isZero();
+            assertThat(db.verify().problems()).isEmpty();
+            assertThat(db.revision()).isEqualTo(h.last());
+        }
+    }
+
+    @Test
+    void aCommitRepairDroppedNeverComesBackThroughAHint(@TempDir Path dir) throws Exception {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        Batch b = Batch.create();
+        for (int i = 0; i < 3; i++) {
+            byte[] v = new byte[500];
+            rnd.nextBytes(v);
+            b.put(utf8("t/" + i), v);
+        }
+        try (Caskade db = Caskade.open(dir, OPTIONS)) {
+            db.put("before", "x");
+            db.commit(b);
+            for (int i = 0; files(dir, ".seg").size() < 3 && i < 50; i++) db.put("after/" + i, "y".repeat(1000));
+        }
+        Path victim = files(dir, ".seg").stream()
+                .filter(p -> {
+                    long id = Long.parseLong(p.getFileName().toString().replace(".seg", ""));
+                    List<HintFile.Item> items =
+                            HintFile.read(Segment.hintPath(p), id, p.toFile().length());
+                    return items != null
+                            && items.stream().anyMatch(i -> new String(i.key(), StandardCharsets.UTF_8).equals("t/0"));
+                })
+                .findFirst()
+                .orElseThrow();
+        assertThat(victim).isNotEqualTo(files(dir, ".seg").getLast());
+        long id = Long.parseLong(victim.getFileName().toString().replace(".seg", ""));
+        long cut = HintFile.read(Segment.hintPath(victim), id, Files.size(victim)).stream()
+                .filter(i -> new String(i.key(), StandardCharsets.UTF_8).equals("t/2"))
+                .mapToLong(HintFile.Item::offset)
+                .findFirst()
+                .orElseThrow();
+        new Damage.Truncate(victim, cut).apply(); // the batch's third entry and all after it are gone
+
+        assertThatThrownBy(() -> Caskade.open(dir, OPTIONS)).isInstanceOf(CorruptionException.class);
+        for (int round = 0; round < 2; round++) {
+            try (Caskade db = Caskade.open(dir, OPTIONS.withRepair(true))) {
+                assertThat(db.get("t/0"))
+                        .as("round %d: the torn batch is dropped whole", round)
+                        .isEmpty();
+                assertThat(db.get("t/1")).isEmpty();
+                assertThat(db.get("before")).map(Entry::valueString).contains("x");
+            }
+        }
+        // closing the repaired store must not index the dropped commit's first entries into a hint
+        assertThatThrownBy(() -> Caskade.open(dir, OPTIONS))
+                .isInstanceOfSatisfying(
+                        CorruptionException.class,
+                        e -> assertThat(e.file().getFileName()).isEqualTo(victim.getFileName()));
     }
 
     @Test
