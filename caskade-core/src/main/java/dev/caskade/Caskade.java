@@ -931,6 +931,7 @@ public final class Caskade implements AutoCloseable {
 
     /** One reaper pass: commits the deletion of every expired key as an EXPIRE change. Returns how many. */
     int reapExpired() {
+        if (options.upstream() != null) return reapUpstream();
         long now = options.clock().millis();
         List<Op> ops = new ArrayList<>();
         List<Batch.Expect> expects = new ArrayList<>();
@@ -965,6 +966,33 @@ public final class Caskade implements AutoCloseable {
         } finally {
             commitLock.unlock();
         }
+    }
+
+    /**
+     * With an upstream the expiry is decided there, once for every copy: the expired versions are handed to it and
+     * stay queued here until the upstream's EXPIRE (or a newer version) is applied.
+     */
+    private int reapUpstream() {
+        long now = options.clock().millis();
+        List<Batch.Expect> due = new ArrayList<>();
+        commitLock.lock();
+        try {
+            if (closed) return 0;
+            for (Iterator<Expiry> it = expiries.iterator(); it.hasNext() && due.size() < MAX_REAP; ) {
+                Expiry e = it.next();
+                if (e.at() > now) break;
+                Loc l = keyDir.current(e.key());
+                if (l != null && l.revision == e.revision() && l.expiresAt() == e.at()) {
+                    due.add(new Batch.Expect(e.key().clone(), e.revision()));
+                } else {
+                    it.remove(); // a version that was replaced
+                }
+            }
+        } finally {
+            commitLock.unlock();
+        }
+        if (!due.isEmpty()) options.upstream().expire(List.copyOf(due));
+        return 0; // one pass per tick: the versions stay until the upstream's commits arrive
     }
 
     private void reapQuietly() {

@@ -22,4 +22,14 @@ public interface Upstream {
      * @throws UnavailableException when the primary cannot be reached, or the commit did not arrive here in time
      */
     long commit(List<Change> changes, List<Batch.Expect> expects);
+
+    /**
+     * The store's reaper found these versions ({@link Batch.Expect key at revision}) past their time to live. An
+     * upstream that decides expiries for every copy (a cluster) deletes each at most once, as an {@link
+     * ChangeType#EXPIRE}, and only if it is still that version; applying that commit here retires the expiry, and
+     * until then the reaper asks again on its next pass. The default does nothing: a primary reaps its own keys
+     * and its EXPIRE changes arrive through {@link Caskade#apply}. Called without any lock held; failures are
+     * retried on the next pass.
+     */
+    default void expire(List<Batch.Expect> versions) {}
 }

@@ -140,4 +140,56 @@ class UpstreamTest {
             readOnly.close();
         }
     }
+
+    @Test
+    void theReaperHandsExpiredVersionsToTheUpstreamUntilItsExpiryArrives(@TempDir Path other) {
+        ManualClock clock = new ManualClock(1_700_000_000_000L);
+        List<List<Batch.Expect>> asked = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Upstream deciding = new Upstream() {
+            @Override
+            public long commit(List<Change> changes, List<Batch.Expect> expects) {
+                throw new AssertionError("no writes here");
+            }
+
+            @Override
+            public void expire(List<Batch.Expect> versions) {
+                asked.add(versions);
+            }
+        };
+        try (Caskade copy = Caskade.open(
+                other,
+                CaskadeOptions.defaults()
+                        .withDurability(Durability.NONE)
+                        .withReapInterval(Duration.ZERO)
+                        .withClock(clock)
+                        .withUpstream(deciding))) {
+            long t = clock.millis();
+            copy.apply(1, t, List.of(new Change(ChangeType.PUT, Batch.utf8("a"), Batch.utf8("1"), t + 100)));
+            copy.apply(2, t, List.of(new Change(ChangeType.PUT, Batch.utf8("b"), Batch.utf8("2"), t + 100)));
+            copy.apply(3, t, List.of(new Change(ChangeType.PUT, Batch.utf8("c"), Batch.utf8("3"), t + 10_000)));
+            copy.reapExpired();
+            assertThat(asked).as("nothing expired yet").isEmpty();
+
+            clock.advance(200);
+            // b is written again before anyone expired it: only a's version is due
+            copy.apply(4, t, List.of(new Change(ChangeType.PUT, Batch.utf8("b"), Batch.utf8("again"), 0)));
+            copy.reapExpired();
+            assertThat(asked).hasSize(1);
+            assertThat(asked.getFirst()).singleElement().satisfies(e -> {
+                assertThat(new String(e.key(), java.nio.charset.StandardCharsets.UTF_8))
+                        .isEqualTo("a");
+                assertThat(e.revision()).isEqualTo(1);
+            });
+            assertThat(copy.revision()).as("the reaper wrote nothing itself").isEqualTo(4);
+
+            // asked again on every pass until the upstream's EXPIRE is applied, then never again
+            copy.reapExpired();
+            assertThat(asked).hasSize(2);
+            copy.apply(5, clock.millis(), List.of(new Change(ChangeType.EXPIRE, Batch.utf8("a"), new byte[0], 0)));
+            copy.reapExpired();
+            assertThat(asked).hasSize(2);
+            assertThat(copy.get("a")).isEmpty();
+            assertThat(copy.get("b").orElseThrow().valueString()).isEqualTo("again");
+        }
+    }
 }

@@ -9,12 +9,13 @@ import java.util.List;
 
 /**
  * The changes of one commit as the stream entry's {@code c} field: big-endian, {@code int count}, then per change
- * {@code byte type} (1 PUT, 2 DELETE), {@code int keyLength}, key, {@code int valueLength}, value (empty for a
- * delete), {@code long expiresAt} (epoch ms, 0 = never). See docs/format.md.
+ * {@code byte type} (1 PUT, 2 DELETE, 3 EXPIRE), {@code int keyLength}, key, {@code int valueLength}, value (empty for a
+ * delete or an expiry), {@code long expiresAt} (epoch ms, 0 = never). See docs/format.md.
  */
 final class ChangeCodec {
     static final byte PUT = 1;
     static final byte DELETE = 2;
+    static final byte EXPIRE = 3;
 
     private ChangeCodec() {}
 
@@ -28,8 +29,7 @@ final class ChangeCodec {
                     switch (c.type()) {
                         case PUT -> PUT;
                         case DELETE -> DELETE;
-                        case EXPIRE ->
-                            throw new IllegalArgumentException("EXPIRE changes are not sent to the cluster: " + c);
+                        case EXPIRE -> EXPIRE;
                     });
             b.putInt(c.key().length).put(c.key());
             byte[] v = value(c);
@@ -58,6 +58,7 @@ final class ChangeCodec {
                         switch (type) {
                             case PUT -> new Change(ChangeType.PUT, key, value, expiresAt);
                             case DELETE -> new Change(ChangeType.DELETE, key, new byte[0], 0);
+                            case EXPIRE -> new Change(ChangeType.EXPIRE, key, new byte[0], 0);
                             default ->
                                 throw new IllegalArgumentException("unknown change type " + type + " in change " + i);
                         });

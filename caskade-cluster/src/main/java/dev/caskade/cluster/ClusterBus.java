@@ -44,8 +44,10 @@ final class ClusterBus implements AutoCloseable {
 
     /*
      * KEYS: seq, log, rev, sent. ARGV: node, payload, retention, floor, token, expects count, (key, revision)...,
-     * changes count, (P|D, key, expiresAt)... Every check comes before the first write: a Lua error does not undo
-     * earlier writes. Returns {revision, time} when committed; {0, index, actual} when expect #index failed; {-1,
+     * changes count, (P|D, key, expiresAt)... or one (E, key, revision): an expiry, written only if the key is
+     * still at that revision and its time to live is over by Redis time (one per call: the payload is opaque here,
+     * so it must hold exactly the changes that are written). Every check comes before the first write: a Lua error
+     * does not undo earlier writes. Returns {revision, time} when committed; {0, index, actual} when expect #index failed; {-1,
      * seq} when the changes are only deletes of absent keys (nothing written); {-3, seq} when Redis is behind the
      * caller (it lost acknowledged commits); {-4, seq} when the queued write `token` was sent before.
      */
@@ -68,6 +70,13 @@ final class ClusterBus implements AutoCloseable {
               if e ~= 0 and e <= now then return 0 end
               return tonumber(string.sub(v, 1, i - 1))
             end
+            local function expired(key, r)
+              local v = redis.call('HGET', KEYS[3], key)
+              if not v then return false end
+              local i = string.find(v, ':', 1, true)
+              local e = tonumber(string.sub(v, i + 1))
+              return tonumber(string.sub(v, 1, i - 1)) == r and e ~= 0 and e <= now
+            end
             local p = 6
             local ne = tonumber(ARGV[p]); p = p + 1
             for i = 1, ne do
@@ -79,7 +88,11 @@ final class ClusterBus implements AutoCloseable {
             local first = p
             local any = false
             for i = 1, nc do
-              if ARGV[p] == 'P' or live(ARGV[p + 1]) ~= 0 then any = true; break end
+              local op = ARGV[p]
+              if op == 'P' or (op == 'D' and live(ARGV[p + 1]) ~= 0)
+                  or (op == 'E' and expired(ARGV[p + 1], tonumber(ARGV[p + 2]))) then
+                any = true; break
+              end
               p = p + 3
             end
             if not any then
@@ -204,10 +217,35 @@ final class ClusterBus implements AutoCloseable {
         }
         args.add(bytes(Integer.toString(changes.size())));
         for (Change c : changes) {
+            if (c.type() == ChangeType.EXPIRE) throw new IllegalArgumentException("an expiry goes through expire()");
             args.add(bytes(c.type() == ChangeType.PUT ? "P" : "D"));
             args.add(c.key());
             args.add(bytes(Long.toString(c.type() == ChangeType.PUT ? c.expiresAt() : 0)));
         }
+        return eval(args);
+    }
+
+    /**
+     * Deletes {@code key} as an EXPIRE if it is still at {@code revision} and its time to live is over (by Redis
+     * time); otherwise writes nothing ({@link Outcome.Unchanged}): another node expired it first, or it was written
+     * again.
+     */
+    Outcome expire(String node, byte[] key, long revision, long floor) {
+        List<byte[]> args = List.of(
+                bytes(node),
+                ChangeCodec.encode(List.of(new Change(ChangeType.EXPIRE, key, new byte[0], 0))),
+                bytes(Long.toString(options.retention())),
+                bytes(Long.toString(floor)),
+                bytes("0"),
+                bytes("0"),
+                bytes("1"),
+                bytes("E"),
+                key,
+                bytes(Long.toString(revision)));
+        return eval(args);
+    }
+
+    private Outcome eval(List<byte[]> args) {
         List<byte[]> keys = List.of(seqKey, logKey, revKey, sentKey);
         Object reply = call("commit", j -> {
             try {

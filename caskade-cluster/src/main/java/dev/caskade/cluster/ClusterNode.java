@@ -123,9 +123,18 @@ public final class ClusterNode implements AutoCloseable {
     private ClusterNode(Path dir, ClusterOptions options, CaskadeOptions storeOptions, Listener listener) {
         this.dir = Objects.requireNonNull(dir, "dir");
         this.options = Objects.requireNonNull(options, "options");
-        this.storeOptions = Objects.requireNonNull(storeOptions, "storeOptions")
-                .withReapInterval(Duration.ZERO) // expiries are invisible by clock; an EXPIRE would take a revision
-                .withUpstream(this::commit);
+        // the store's reaper hands expired versions to the cluster, which deletes each once for every node
+        this.storeOptions = Objects.requireNonNull(storeOptions, "storeOptions").withUpstream(new Upstream() {
+            @Override
+            public long commit(List<Change> changes, List<Batch.Expect> expects) {
+                return ClusterNode.this.commit(changes, expects);
+            }
+
+            @Override
+            public void expire(List<Batch.Expect> versions) {
+                ClusterNode.this.expire(versions);
+            }
+        });
         if (listener != null) listeners.add(listener);
         try {
             Files.createDirectories(dir);
@@ -163,7 +172,7 @@ public final class ClusterNode implements AutoCloseable {
     }
 
     /**
-     * Joins with these store options (its upstream and reaper are the node's: {@code withReapInterval(ZERO)}).
+     * Joins with these store options (the upstream is the node; the reaper hands expired versions to the cluster).
      * {@code listener} (may be null) is registered before anything is applied.
      */
     public static ClusterNode open(Path dir, ClusterOptions options, CaskadeOptions storeOptions, Listener listener) {
@@ -284,6 +293,21 @@ public final class ClusterNode implements AutoCloseable {
             }
             case ClusterBus.Outcome.Behind b -> throw behind(b.seq());
         };
+    }
+
+    /**
+     * Asks the cluster to expire these versions, each in a script call of its own: the first node to ask writes the
+     * EXPIRE, the others find the key gone or rewritten and write nothing. Skipped while this node is not live: its
+     * versions may be stale, and the reaper asks again on its next pass.
+     */
+    private void expire(List<Batch.Expect> versions) {
+        for (Batch.Expect v : versions) {
+            if (closed || !"live".equals(state)) return;
+            if (bus.expire(nodeId, v.key(), v.revision(), revision) instanceof ClusterBus.Outcome.Behind b) {
+                behind(b.seq());
+                return;
+            }
+        }
     }
 
     private UnavailableException behind(long seq) {

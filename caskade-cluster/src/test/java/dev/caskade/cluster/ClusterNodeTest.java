@@ -2,16 +2,24 @@ package dev.caskade.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import dev.caskade.Batch;
 import dev.caskade.Caskade;
+import dev.caskade.Change;
+import dev.caskade.ChangeType;
 import dev.caskade.ConflictException;
 import dev.caskade.Digest;
+import dev.caskade.Watch;
+import dev.caskade.WatchEvent;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -22,6 +30,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.Jedis;
 
 /** Three in-process nodes of one cluster on a real Redis: convergence, compare-and-set, write semantics. */
 @Timeout(60)
@@ -105,6 +114,62 @@ class ClusterNodeTest {
         assertThat(s.cluster()).isEqualTo("test");
         assertThat(s.nodeId()).isEqualTo("a");
         assertThat(s.breaker()).isEqualTo("CLOSED");
+    }
+
+    @Test
+    void anExpiryIsDecidedOnceForTheWholeCluster() throws Exception {
+        List<ClusterNode> three = List.of(node("a"), node("b"), node("c"));
+        Map<String, List<Long>> expiredAt = new ConcurrentHashMap<>();
+        for (ClusterNode n : three) {
+            List<Long> seen = new CopyOnWriteArrayList<>();
+            expiredAt.put(n.nodeId(), seen);
+            n.onChange(new ClusterNode.Listener() {
+                @Override
+                public void commit(WatchEvent.Commit c) {
+                    for (Change ch : c.changes()) if (ch.type() == ChangeType.EXPIRE) seen.add(c.revision());
+                }
+            });
+        }
+        List<WatchEvent> watched = new CopyOnWriteArrayList<>();
+        Watch w = three.get(2).store().watch("session", 0, watched::add);
+        try {
+            long put = three.get(0).store().put("session", "x", Duration.ofMillis(300));
+            await().atMost(WAIT).untilAsserted(() -> {
+                for (ClusterNode n : three)
+                    assertThat(expiredAt.get(n.nodeId()))
+                            .as("node %s", n.nodeId())
+                            .hasSize(1);
+            });
+            // every node's reaper found the key expired and asked: later passes must not add a second EXPIRE
+            Thread.sleep(2_500);
+            long rev = expiredAt.get("a").getFirst();
+            assertThat(rev).isGreaterThan(put);
+            for (ClusterNode n : three)
+                assertThat(expiredAt.get(n.nodeId()))
+                        .as("node %s applied the one EXPIRE", n.nodeId())
+                        .containsExactly(rev);
+            assertThat(watched)
+                    .as("a watch on node c sees the put and then the expiry")
+                    .filteredOn(e -> e instanceof WatchEvent.Commit)
+                    .extracting(
+                            e -> ((WatchEvent.Commit) e).changes().getFirst().type())
+                    .containsExactly(ChangeType.PUT, ChangeType.EXPIRE);
+        } finally {
+            w.close();
+        }
+        converge(three);
+        for (ClusterNode n : three) assertThat(digest(n)).isEqualTo(digest(three.get(0)));
+        // Redis keeps no precondition state for a key that is gone
+        try (Jedis j = new Jedis("127.0.0.1", redis.port)) {
+            assertThat(j.hexists("caskade:{test}:rev", "session")).isFalse();
+        }
+        // a key rewritten before its expiry is not expired by a stale request
+        long r1 = three.get(1).store().put("k", "short", Duration.ofMillis(200));
+        long r2 = three.get(1).store().put("k", "long");
+        Thread.sleep(1_500);
+        assertThat(three.get(0).awaitRevision(r2, WAIT)).isTrue();
+        assertThat(three.get(0).store().get("k").orElseThrow().revision()).isEqualTo(r2);
+        assertThat(r2).isGreaterThan(r1);
     }
 
     @Test
