@@ -7,6 +7,7 @@ import dev.caskade.Change;
 import dev.caskade.Durability;
 import dev.caskade.Entry;
 import dev.caskade.Loader;
+import dev.caskade.Pin;
 import dev.caskade.UnavailableException;
 import dev.caskade.Upstream;
 import dev.caskade.WatchEvent;
@@ -35,6 +36,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import redis.clients.jedis.util.JedisClusterCRC16;
 
 /**
  * One node of a cluster: a {@code caskade-core} store of its own ({@code DIR/store}) kept in the cluster's one global
@@ -84,6 +86,8 @@ public final class ClusterNode implements AutoCloseable {
      * @param queuedWrites writes waiting in the durable queue for Redis
      * @param bootstraps how many times a peer's snapshot replaced the store
      * @param lastError the last failure (reading, sending, bootstrapping), or null once things work again
+     * @param shards how many streams the cluster's keys are spread over
+     * @param positions per shard, the last stream revision applied here (with one shard: {@code revision})
      */
     public record Status(
             String nodeId,
@@ -96,18 +100,38 @@ public final class ClusterNode implements AutoCloseable {
             String breaker,
             long queuedWrites,
             long bootstraps,
-            String lastError) {}
+            String lastError,
+            int shards,
+            List<Long> positions) {}
 
     private final Path dir;
     private final ClusterOptions options;
     private final CaskadeOptions storeOptions;
     private final String nodeId;
+    /** The node registry; with one shard also the one stream. */
     private final ClusterBus bus;
+    /** With more than one shard: the streams, by shard; else just {@link #bus}. */
+    private final ClusterBus[] streams;
+
+    private final int shards;
+    /** Sharded: per shard, the last stream revision applied; guarded by {@link #applyLock}. */
+    private final long[] positions;
+    /** Sharded: the node's revision of recently applied stream entries, by shard and stream revision. */
+    private final long[][] localOf;
+    /** Sharded: each stream's head as last seen. */
+    private final long[] heads;
+    /** Sharded: holds the store's history after the last checkpoint. */
+    private volatile Pin pin;
+    /** Whether Redis agrees on the number of shards: null until asked, then the answer. */
+    private volatile String shardsRefused;
+
+    private volatile boolean shardsChecked;
+    private final Object applyLock = new Object();
     private final WriteQueue queue;
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
     private final Object applied = new Object();
     private final Object wake = new Object();
-    private final Thread reader;
+    private final Thread[] readers;
     private final Thread heartbeat;
     private final Thread sender;
     private volatile Caskade db;
@@ -143,18 +167,35 @@ public final class ClusterNode implements AutoCloseable {
             throw new UncheckedIOException("cannot prepare cluster node directory " + dir + ": " + e.getMessage(), e);
         }
         this.nodeId = options.nodeId() != null ? options.nodeId() : savedNodeId(dir);
+        this.shards = options.shards();
+        this.positions = new long[shards];
+        this.heads = new long[shards];
+        this.localOf = shards == 1 ? null : new long[shards][RING];
         this.db = Caskade.open(dir.resolve("store"), this.storeOptions);
         this.revision = db.revision();
         this.streamHead = revision;
         try {
+            loadPositions();
             this.queue = new WriteQueue(dir.resolve("queue"));
             this.bus = new ClusterBus(options);
+            this.streams = new ClusterBus[shards];
+            if (shards == 1) streams[0] = bus;
+            else for (int i = 0; i < shards; i++) streams[i] = new ClusterBus(options, shardTag(options, i));
         } catch (RuntimeException e) {
             db.close();
             throw e;
         }
-        this.reader =
-                Thread.ofPlatform().name("caskade-cluster-reader").daemon().unstarted(this::read);
+        this.readers = new Thread[shards];
+        for (int i = 0; i < shards; i++) {
+            int shard = i;
+            readers[i] = Thread.ofPlatform()
+                    .name("caskade-cluster-reader" + (shards == 1 ? "" : "-" + i))
+                    .daemon()
+                    .unstarted(() -> {
+                        if (shards == 1) read();
+                        else readShard(shard);
+                    });
+        }
         this.heartbeat =
                 Thread.ofPlatform().name("caskade-cluster-heartbeat").daemon().unstarted(this::beat);
         this.sender =
@@ -177,7 +218,7 @@ public final class ClusterNode implements AutoCloseable {
      */
     public static ClusterNode open(Path dir, ClusterOptions options, CaskadeOptions storeOptions, Listener listener) {
         ClusterNode n = new ClusterNode(dir, options, storeOptions, listener);
-        n.reader.start();
+        for (Thread t : n.readers) t.start();
         n.heartbeat.start();
         n.sender.start();
         return n;
@@ -242,8 +283,34 @@ public final class ClusterNode implements AutoCloseable {
     }
 
     public Status status() {
-        long rev = revision;
-        long head = Math.max(streamHead, rev);
+        long rev;
+        long head;
+        List<Long> at;
+        if (shards == 1) {
+            rev = revision;
+            head = Math.max(streamHead, rev);
+            at = List.of(rev);
+        } else {
+            synchronized (applyLock) {
+                rev = revision;
+                long lag = 0;
+                Long[] p = new Long[shards];
+                for (int i = 0; i < shards; i++) {
+                    p[i] = positions[i];
+                    lag += Math.max(0, heads[i] - positions[i]);
+                }
+                head = rev + lag;
+                at = List.of(p);
+            }
+        }
+        String breaker = "CLOSED";
+        for (ClusterBus b : streams) {
+            String st = b.breakerState();
+            if (!st.equals("CLOSED")) breaker = st;
+            if (st.equals("OPEN")) break;
+        }
+        if (shards > 1 && !bus.breakerState().equals("CLOSED") && breaker.equals("CLOSED"))
+            breaker = bus.breakerState();
         return new Status(
                 nodeId,
                 options.redis().cluster(),
@@ -252,10 +319,145 @@ public final class ClusterNode implements AutoCloseable {
                 rev,
                 head,
                 head - rev,
-                bus.breakerState(),
+                breaker,
                 queue.size(),
                 bootstraps,
-                lastError);
+                shardsRefused != null ? shardsRefused : lastError,
+                shards,
+                at);
+    }
+
+    /** Per shard, the last stream revision applied here (with one shard: the node's revision). */
+    public long[] positions() {
+        if (shards == 1) return new long[] {revision};
+        synchronized (applyLock) {
+            return positions.clone();
+        }
+    }
+
+    /** Waits until this node has applied, in every shard, at least the stream revision {@code target} gives. */
+    public boolean awaitPositions(long[] target, Duration timeout) throws InterruptedException {
+        if (target.length != shards)
+            throw new IllegalArgumentException("expected " + shards + " positions, got " + target.length);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (applied) {
+            while (true) {
+                long[] now = positions();
+                boolean there = true;
+                for (int i = 0; i < shards; i++) there &= now[i] >= target[i];
+                if (there) return true;
+                long left = deadline - System.nanoTime();
+                if (left <= 0 || closed) return false;
+                TimeUnit.NANOSECONDS.timedWait(applied, Math.min(left, 50_000_000L));
+            }
+        }
+    }
+
+    /** How many streams the cluster's keys are spread over. */
+    public int shards() {
+        return shards;
+    }
+
+    /**
+     * The shard of {@code key}: its Redis Cluster hash slot (CRC16 of the key, or of its first non-empty {@code
+     * {...}} hash tag, modulo 16384) modulo the number of shards. Keys with one hash tag share a shard.
+     */
+    public int shardOf(byte[] key) {
+        return shards == 1 ? 0 : JedisClusterCRC16.getSlot(key) % shards;
+    }
+
+    private static final int RING = 1 << 16;
+
+    static String shardTag(ClusterOptions o, int shard) {
+        return o.redis().cluster() + ":" + shard;
+    }
+
+    /** The one shard of a commit's keys; a commit across shards is refused before anything is sent. */
+    private int shardOf(List<Change> changes, List<Batch.Expect> expects) {
+        if (shards == 1) return 0;
+        byte[] first = changes.isEmpty()
+                ? expects.getFirst().key()
+                : changes.getFirst().key();
+        int s = shardOf(first);
+        List<byte[]> keys = new ArrayList<>(changes.size() + expects.size());
+        for (Change c : changes) keys.add(c.key());
+        for (Batch.Expect e : expects) keys.add(e.key());
+        for (byte[] k : keys) {
+            int t = shardOf(k);
+            if (t != s)
+                throw new IllegalArgumentException("keys " + show(first) + " and " + show(k)
+                        + " are in different shards (" + s + " and " + t + ") of cluster "
+                        + options.redis().cluster() + ", which has " + shards
+                        + ": a transaction's keys must share a shard, e.g. by one hash tag ({user42}:a and"
+                        + " {user42}:b); nothing was written");
+        }
+        return s;
+    }
+
+    private static String show(byte[] key) {
+        String k = new String(key, StandardCharsets.UTF_8);
+        return "'" + (k.length() > 64 ? k.substring(0, 64) + "..." : k) + "'";
+    }
+
+    /**
+     * Restores the shard positions at the store's revision from {@code DIR/positions} (see {@link Checkpoint}); with
+     * one shard there must be none.
+     */
+    private void loadPositions() {
+        Checkpoint c = Checkpoint.read(dir);
+        if (shards == 1) {
+            if (c != null)
+                throw new IllegalStateException(dir + " belongs to a node of a cluster with " + c.positions().length
+                        + " shards (see " + dir.resolve(Checkpoint.FILE) + "), but this node has 1: start it with "
+                        + c.positions().length + " shards, or give another directory");
+            return;
+        }
+        if (c == null) {
+            if (db.revision() > 0)
+                throw new IllegalStateException(dir.resolve("store") + " is at revision " + db.revision()
+                        + " but has no shard positions (" + dir.resolve(Checkpoint.FILE) + "): it is not a node of a"
+                        + " sharded cluster; give an empty directory");
+            c = Checkpoint.empty(shards);
+        }
+        if (c.positions().length != shards)
+            throw new IllegalStateException(dir + " belongs to a node of a cluster with " + c.positions().length
+                    + " shards, but this node has " + shards + ": give another directory");
+        pin = Pin.open(dir.resolve("store"), Checkpoint.PIN);
+        c = c.advance(db, this::shardOf);
+        System.arraycopy(c.positions(), 0, positions, 0, shards);
+        c.write(dir);
+        pin.moveTo(c.revision());
+    }
+
+    /** Saves the shard positions at the node's revision, and lets merge compact the history before it. */
+    private void checkpoint() {
+        if (shards == 1) return;
+        Checkpoint c;
+        synchronized (applyLock) {
+            c = new Checkpoint(revision, positions);
+        }
+        c.write(dir);
+        Pin p = pin;
+        if (p != null) p.moveTo(c.revision());
+    }
+
+    /**
+     * Whether Redis agrees on the cluster's number of shards (the first node to ask records it). A node started with
+     * another number reads nothing and writes nothing.
+     */
+    private boolean shardsAgreed() {
+        if (shardsChecked) return shardsRefused == null;
+        synchronized (this) {
+            if (shardsChecked) return shardsRefused == null;
+            int agreed = bus.agreeShards(shards);
+            if (agreed != shards) {
+                shardsRefused = "cluster " + options.redis() + " has " + agreed + " shards, but this node was started"
+                        + " with " + shards + ": it neither reads nor writes; restart it with " + agreed;
+                LOG.error("cluster node {}: {}", nodeId, shardsRefused);
+            }
+            shardsChecked = true;
+            return shardsRefused == null;
+        }
     }
 
     // ---- writes
@@ -263,6 +465,8 @@ public final class ClusterNode implements AutoCloseable {
     /** The store's {@link Upstream}: every write of {@link #store()} comes here. */
     private long commit(List<Change> changes, List<Batch.Expect> expects) {
         if (closed) throw new IllegalStateException("cluster node is closed: " + dir);
+        if (shardsRefused != null) throw new UnavailableException(shardsRefused + "; nothing was written");
+        if (shards > 1) return commitSharded(changes, expects);
         boolean plain = expects.isEmpty();
         boolean queueing = options.whenBusDown() == ClusterOptions.WhenBusDown.QUEUE;
         if (queueing && plain && queue.size() > 0) return enqueue(changes); // behind the writes queued before
@@ -302,10 +506,100 @@ public final class ClusterNode implements AutoCloseable {
      */
     private void expire(List<Batch.Expect> versions) {
         for (Batch.Expect v : versions) {
-            if (closed || !"live".equals(state)) return;
-            if (bus.expire(nodeId, v.key(), v.revision(), revision) instanceof ClusterBus.Outcome.Behind b) {
+            if (closed || !"live".equals(state) || shardsRefused != null) return;
+            ClusterBus.Outcome o;
+            if (shards == 1) {
+                o = bus.expire(nodeId, v.key(), v.revision(), revision);
+            } else {
+                // "a version this node has applied" (see commitSharded): if a newer one was applied meanwhile, it is
+                // expired only if it too is past its time
+                int s = shardOf(v.key());
+                long floor;
+                synchronized (applyLock) {
+                    floor = positions[s];
+                }
+                if (floor == 0) continue;
+                o = streams[s].expire(nodeId, v.key(), -floor, floor);
+            }
+            if (o instanceof ClusterBus.Outcome.Behind b) {
                 behind(b.seq());
                 return;
+            }
+        }
+    }
+
+    /**
+     * A write in a sharded cluster. The node's revisions are its own, so a precondition is checked here first (the
+     * caller's revision against this node's current version) and then in Redis as "a version this node has applied":
+     * the key's stream revision at most this node's position in its shard. Both hold only if the caller saw the
+     * key's newest version.
+     */
+    private long commitSharded(List<Change> changes, List<Batch.Expect> expects) {
+        int s = shardOf(changes, expects);
+        boolean plain = expects.isEmpty();
+        boolean queueing = options.whenBusDown() == ClusterOptions.WhenBusDown.QUEUE;
+        if (queueing && plain && queue.size() > 0) return enqueue(changes);
+        if (!plain && queue.size() > 0) awaitQueueDrained();
+        List<Batch.Expect> bounded = new ArrayList<>(expects.size());
+        long floor;
+        synchronized (applyLock) {
+            floor = positions[s];
+            for (Batch.Expect e : expects) {
+                long here = db.get(e.key()).map(Entry::revision).orElse(0L);
+                if (here != e.revision()) return 0;
+                bounded.add(new Batch.Expect(e.key(), e.revision() == 0 ? 0 : -floor));
+            }
+        }
+        ClusterBus.Outcome o;
+        try {
+            o = streams[s].commit(nodeId, changes, bounded, floor, 0);
+        } catch (ClusterBus.DownException e) {
+            if (queueing && plain && !e.sent) return enqueue(changes);
+            throw new UnavailableException(
+                    (e.sent
+                                    ? "the write may or may not have been committed (Redis failed while it ran): "
+                                    : "nothing was written: ")
+                            + e.getMessage()
+                            + (plain ? "" : " (writes with preconditions are never queued)"),
+                    e);
+        }
+        return switch (o) {
+            case ClusterBus.Outcome.Committed c -> awaitShard(s, c.revision());
+            case ClusterBus.Outcome.Failed f -> 0;
+            case ClusterBus.Outcome.Unchanged u -> {
+                if (changes.size() == 1) yield 0;
+                awaitShard(s, u.seq());
+                yield revision;
+            }
+            case ClusterBus.Outcome.Behind b -> throw behind(b.seq());
+        };
+    }
+
+    /** Waits until shard {@code s} is applied up to {@code streamRevision}; returns the node's revision of it. */
+    private long awaitShard(int s, long streamRevision) {
+        long deadline = System.nanoTime() + options.writeTimeout().toNanos();
+        synchronized (applied) {
+            while (true) {
+                synchronized (applyLock) {
+                    if (positions[s] >= streamRevision) {
+                        if (streamRevision == 0) return revision;
+                        return positions[s] - streamRevision < RING
+                                ? localOf[s][(int) (streamRevision & (RING - 1))]
+                                : revision;
+                    }
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0 || closed)
+                    throw new UnavailableException("committed as revision " + streamRevision + " of shard " + s
+                            + " in " + options.redis() + ", but not applied on node " + nodeId + " within "
+                            + options.writeTimeout() + " (node " + status().state() + ")");
+                try {
+                    TimeUnit.NANOSECONDS.timedWait(applied, Math.min(left, 50_000_000L));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new UnavailableException("committed as revision " + streamRevision + " of shard " + s
+                            + ", interrupted while waiting to apply it");
+                }
             }
         }
     }
@@ -376,7 +670,17 @@ public final class ClusterNode implements AutoCloseable {
                 continue;
             }
             try {
-                ClusterBus.Outcome o = bus.commit(nodeId, item.changes(), List.of(), revision, item.token());
+                ClusterBus.Outcome o;
+                if (shards == 1) {
+                    o = bus.commit(nodeId, item.changes(), List.of(), revision, item.token());
+                } else {
+                    int s = shardOf(item.changes(), List.of());
+                    long floor;
+                    synchronized (applyLock) {
+                        floor = positions[s];
+                    }
+                    o = streams[s].commit(nodeId, item.changes(), List.of(), floor, item.token());
+                }
                 if (o instanceof ClusterBus.Outcome.Behind b) {
                     behind(b.seq());
                     pause(1000);
@@ -404,6 +708,10 @@ public final class ClusterNode implements AutoCloseable {
         long backoff = 50;
         while (!closed) {
             try {
+                if (!shardsAgreed()) {
+                    pause(2000);
+                    continue;
+                }
                 List<ClusterBus.Entry> entries = bus.read(revision);
                 if (!entries.isEmpty() && entries.get(0).revision() != revision + 1) {
                     rebootstrap(entries.get(0).revision());
@@ -446,6 +754,90 @@ public final class ClusterNode implements AutoCloseable {
         synchronized (applied) {
             applied.notifyAll();
         }
+    }
+
+    private final java.util.Set<Integer> downShards = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** The reader of shard {@code s}'s stream, in a sharded cluster. */
+    private void readShard(int s) {
+        ClusterBus b = streams[s];
+        long backoff = 50;
+        while (!closed) {
+            try {
+                if (!shardsAgreed()) {
+                    pause(2000);
+                    continue;
+                }
+                long from;
+                synchronized (applyLock) {
+                    from = positions[s];
+                }
+                List<ClusterBus.Entry> entries = b.read(from);
+                if (!entries.isEmpty() && entries.get(0).revision() != from + 1) {
+                    trimmedPast(s, from, entries.get(0).revision());
+                    continue;
+                }
+                for (ClusterBus.Entry e : entries) applyShard(s, e);
+                downShards.remove(s);
+                if (downShards.isEmpty() && !"live".equals(state) && !"stalled".equals(state)) {
+                    state = "live";
+                    lastError = null;
+                }
+                backoff = 50;
+            } catch (ClusterBus.DownException e) {
+                if (closed) break;
+                if (downShards.add(s))
+                    LOG.warn(
+                            "cluster node {}: lost Redis for shard {}: {}; serving reads from the local store",
+                            nodeId,
+                            s,
+                            e.getMessage());
+                state = "reconnecting";
+                lastError = e.getMessage();
+                pause(backoff);
+                backoff = Math.min(backoff * 2, 1000);
+            } catch (RuntimeException e) {
+                if (closed) break;
+                LOG.error("cluster node {}: stream reader of shard {} failed at revision {}", nodeId, s, revision, e);
+                lastError = e.toString();
+                pause(1000);
+            }
+        }
+        b.closeReaderConnection();
+    }
+
+    /** Applies a shard's stream entry under the node's next revision; listeners hear of it in revision order. */
+    private void applyShard(int s, ClusterBus.Entry e) {
+        synchronized (applyLock) {
+            long local = revision + 1;
+            db.apply(local, e.time(), e.changes());
+            positions[s] = e.revision();
+            localOf[s][(int) (e.revision() & (RING - 1))] = local;
+            if (e.revision() > heads[s]) heads[s] = e.revision();
+            revision = local;
+            WatchEvent.Commit c = new WatchEvent.Commit(local, e.time(), e.changes());
+            for (Listener l : listeners) l.commit(c);
+        }
+        synchronized (applied) {
+            applied.notifyAll();
+        }
+    }
+
+    /**
+     * Shard {@code s}'s stream no longer holds what follows this node's position {@code at} in it. A node of a sharded
+     * cluster cannot load a peer's snapshot yet (its positions would have to come with it): it keeps serving reads,
+     * reports the state {@code stalled} and an error, and checks again.
+     */
+    private void trimmedPast(int s, long at, long first) {
+        String m = "cluster node " + nodeId + " is at revision " + at + " of shard " + s
+                + ", but that stream now starts"
+                + " at " + first + " (trimmed past this node: retention " + options.retention() + "); a node of a"
+                + " sharded cluster cannot re-bootstrap yet: give it an empty directory to rebuild it from the"
+                + " streams, or raise the retention";
+        if (!"stalled".equals(state)) LOG.error(m);
+        state = "stalled";
+        lastError = m;
+        pause(2000);
     }
 
     /**
@@ -569,6 +961,11 @@ public final class ClusterNode implements AutoCloseable {
     /** Registers this node (URL, revision) every second and notes the stream's head. */
     private void beat() {
         while (!closed) {
+            if (shards > 1) {
+                beatSharded();
+                pause(HEARTBEAT.toMillis());
+                continue;
+            }
             try {
                 long rev = revision; // before the head: a commit applied in between is not a loss
                 bus.register(nodeId, registration(httpUrl, rev, System.currentTimeMillis()));
@@ -585,6 +982,39 @@ public final class ClusterNode implements AutoCloseable {
                 // the reader reports Redis being down
             }
             pause(HEARTBEAT.toMillis());
+        }
+    }
+
+    private void beatSharded() {
+        try {
+            checkpoint();
+        } catch (RuntimeException e) {
+            LOG.error("cluster node {}: cannot save its shard positions: {}", nodeId, e.getMessage());
+            lastError = e.getMessage();
+        }
+        try {
+            long rev;
+            long[] at;
+            synchronized (applyLock) {
+                rev = revision;
+                at = positions.clone();
+            }
+            bus.register(nodeId, registration(httpUrl, rev, System.currentTimeMillis()));
+            for (int i = 0; i < shards; i++) {
+                long head = streams[i].head();
+                synchronized (applyLock) {
+                    if (head > heads[i]) heads[i] = head;
+                }
+                if (head < at[i] && !behindWarned) {
+                    behindWarned = true;
+                    String m = "Redis " + options.redis() + " is at revision " + head + " of shard " + i
+                            + ", behind this node (" + at[i] + "): it lost acknowledged commits";
+                    LOG.error("cluster node {}: {}", nodeId, m);
+                    lastError = m;
+                }
+            }
+        } catch (RuntimeException e) {
+            // the readers report Redis being down
         }
     }
 
@@ -652,7 +1082,10 @@ public final class ClusterNode implements AutoCloseable {
         synchronized (applied) {
             applied.notifyAll();
         }
-        for (Thread t : List.of(reader, heartbeat, sender)) {
+        List<Thread> threads = new ArrayList<>(List.of(readers));
+        threads.add(heartbeat);
+        threads.add(sender);
+        for (Thread t : threads) {
             try {
                 t.join(options.redisTimeout().toMillis() + ClusterBus.BLOCK_MS + 1000);
             } catch (InterruptedException e) {
@@ -664,6 +1097,12 @@ public final class ClusterNode implements AutoCloseable {
         } catch (RuntimeException e) {
             // Redis is down: peers find the stale URL unreachable and try the next
         }
+        try {
+            checkpoint(); // the next open needs no replay
+        } catch (RuntimeException e) {
+            LOG.warn("cluster node {}: cannot save its shard positions on close: {}", nodeId, e.getMessage());
+        }
+        for (ClusterBus b : streams) if (b != bus) b.close();
         bus.close();
         Caskade d = db;
         db = null;

@@ -25,6 +25,8 @@ import java.util.regex.Pattern;
  * @param breakerMinimumCalls how many calls it needs before it may open
  * @param breakerFailureRate the failure percentage (of the window) that opens it
  * @param breakerOpenWait how long it stays open (no Redis call at all) before probing again
+ * @param shards how many streams the cluster's keys are spread over by hash slot (1: one stream, one global order;
+ *     more: one order per shard, and each node numbers its revisions itself); every node of a cluster must agree
  */
 public record ClusterOptions(
         Redis redis,
@@ -36,9 +38,13 @@ public record ClusterOptions(
         int breakerWindow,
         int breakerMinimumCalls,
         float breakerFailureRate,
-        Duration breakerOpenWait) {
+        Duration breakerOpenWait,
+        int shards) {
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+
+    /** At most one shard per Redis Cluster hash slot. */
+    public static final int MAX_SHARDS = 16384;
 
     /** What a write does while Redis cannot be reached. */
     public enum WhenBusDown {
@@ -148,6 +154,8 @@ public record ClusterOptions(
                     "breakerMinimumCalls must be 1.." + breakerWindow + ": " + breakerMinimumCalls);
         if (!(breakerFailureRate > 0 && breakerFailureRate <= 100))
             throw new IllegalArgumentException("breakerFailureRate must be in (0, 100]: " + breakerFailureRate);
+        if (shards < 1 || shards > MAX_SHARDS)
+            throw new IllegalArgumentException("shards must be 1.." + MAX_SHARDS + ": " + shards);
     }
 
     /**
@@ -166,7 +174,8 @@ public record ClusterOptions(
                 20,
                 5,
                 50,
-                Duration.ofSeconds(2));
+                Duration.ofSeconds(2),
+                1);
     }
 
     public ClusterOptions withNodeId(String value) {
@@ -180,7 +189,8 @@ public record ClusterOptions(
                 breakerWindow,
                 breakerMinimumCalls,
                 breakerFailureRate,
-                breakerOpenWait);
+                breakerOpenWait,
+                shards);
     }
 
     public ClusterOptions withRetention(long entries) {
@@ -194,7 +204,8 @@ public record ClusterOptions(
                 breakerWindow,
                 breakerMinimumCalls,
                 breakerFailureRate,
-                breakerOpenWait);
+                breakerOpenWait,
+                shards);
     }
 
     public ClusterOptions withWhenBusDown(WhenBusDown value) {
@@ -208,7 +219,8 @@ public record ClusterOptions(
                 breakerWindow,
                 breakerMinimumCalls,
                 breakerFailureRate,
-                breakerOpenWait);
+                breakerOpenWait,
+                shards);
     }
 
     public ClusterOptions withWriteTimeout(Duration value) {
@@ -222,7 +234,8 @@ public record ClusterOptions(
                 breakerWindow,
                 breakerMinimumCalls,
                 breakerFailureRate,
-                breakerOpenWait);
+                breakerOpenWait,
+                shards);
     }
 
     public ClusterOptions withRedisTimeout(Duration value) {
@@ -236,7 +249,8 @@ public record ClusterOptions(
                 breakerWindow,
                 breakerMinimumCalls,
                 breakerFailureRate,
-                breakerOpenWait);
+                breakerOpenWait,
+                shards);
     }
 
     /** The circuit breaker: judge the last {@code window} calls, at least {@code minimumCalls}; open for a while. */
@@ -251,7 +265,24 @@ public record ClusterOptions(
                 window,
                 minimumCalls,
                 failureRate,
-                openWait);
+                openWait,
+                shards);
+    }
+
+    /** Spreads the keys over {@code n} streams by hash slot (see {@link #shards()}). */
+    public ClusterOptions withShards(int n) {
+        return new ClusterOptions(
+                redis,
+                nodeId,
+                retention,
+                whenBusDown,
+                writeTimeout,
+                redisTimeout,
+                breakerWindow,
+                breakerMinimumCalls,
+                breakerFailureRate,
+                breakerOpenWait,
+                n);
     }
 
     private static void positive(Duration d, String what) {
