@@ -162,6 +162,15 @@ final class ServeCommand extends StoreCommand {
     Long clusterRetention;
 
     @Option(
+            names = "--cluster-shards",
+            paramLabel = "N",
+            description = "With --cluster: spread the keys over N streams by hash slot (default 1), e.g. over the"
+                    + " masters of a Redis Cluster. Order is per shard, a transaction's keys must share a shard (one"
+                    + " hash tag: {user42}:a, {user42}:b), and each node numbers its revisions itself. Every node of"
+                    + " a cluster needs the same N (env CASKADE_CLUSTER_SHARDS).")
+    Integer clusterShards;
+
+    @Option(
             names = "--webhook-to",
             paramLabel = "URL",
             description =
@@ -250,8 +259,9 @@ final class ServeCommand extends StoreCommand {
             if (followUrl != null) return fail(Main.USAGE, "--cluster and --follow exclude each other");
             return cluster(options, clusterUrl);
         }
-        if (nodeId != null || whenBusDown != null || clusterRetention != null)
-            return fail(Main.USAGE, "--node-id, --when-bus-down and --cluster-retention need --cluster");
+        if (nodeId != null || whenBusDown != null || clusterRetention != null || clusterShards != null)
+            return fail(
+                    Main.USAGE, "--node-id, --when-bus-down, --cluster-retention and --cluster-shards need --cluster");
         String followPrefix = prefix != null ? prefix : environment.getOrDefault("CASKADE_FOLLOW_PREFIX", "");
         boolean followReadOnly =
                 readOnly != null ? readOnly : "true".equalsIgnoreCase(environment.get("CASKADE_READ_ONLY"));
@@ -327,6 +337,9 @@ final class ServeCommand extends StoreCommand {
             String retention = blankToNull(environment.get("CASKADE_CLUSTER_RETENTION"));
             if (clusterRetention != null) c = c.withRetention(clusterRetention);
             else if (retention != null) c = c.withRetention(Long.parseLong(retention.trim()));
+            String shardsEnv = blankToNull(environment.get("CASKADE_CLUSTER_SHARDS"));
+            if (clusterShards != null) c = c.withShards(clusterShards);
+            else if (shardsEnv != null) c = c.withShards(parseCount("CASKADE_CLUSTER_SHARDS", shardsEnv));
         } catch (IllegalArgumentException e) {
             return fail(Main.USAGE, e.getMessage());
         }
@@ -348,6 +361,14 @@ final class ServeCommand extends StoreCommand {
                 "node " + s.nodeId() + " of cluster " + c.redis() + " in",
                 "writes ordered by the cluster, " + c.whenBusDown().name().toLowerCase(java.util.Locale.ROOT)
                         + " while Redis is down");
+    }
+
+    private static int parseCount(String what, String value) {
+        try {
+            return Integer.parseInt(value.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(what + " must be a whole number, not '" + value + "'");
+        }
     }
 
     /** The client of the primary: credentials from the URL's user info or CASKADE_FOLLOW_TOKEN. */

@@ -44,6 +44,16 @@ class CheckArgsTest {
                 "a/"
             },
             {"serve", "--check-args", "--data", data.toString(), "--cluster", "redis://127.0.0.1:1/c", "--node-id", "n1"
+            },
+            {
+                "serve",
+                "--check-args",
+                "--data",
+                data.toString(),
+                "--cluster",
+                "redis://127.0.0.1:1/c",
+                "--cluster-shards",
+                "16"
             }
         }) {
             Invocation r = Invocation.run(args);
@@ -75,6 +85,15 @@ class CheckArgsTest {
                 "--s3-region",
                 "eu-west-1");
         assertUsage("Unknown option", "serve", "--check-args", "--no-such-option");
+        assertUsage("need --cluster", "serve", "--check-args", "--cluster-shards", "4");
+        assertUsage(
+                "shards must be 1..16384: 0",
+                "serve",
+                "--check-args",
+                "--cluster",
+                "redis://b:2/c",
+                "--cluster-shards",
+                "0");
     }
 
     @Test
