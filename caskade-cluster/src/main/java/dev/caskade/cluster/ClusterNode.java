@@ -777,7 +777,7 @@ public final class ClusterNode implements AutoCloseable {
                     trimmedPast(s, from, entries.get(0).revision());
                     continue;
                 }
-                for (ClusterBus.Entry e : entries) applyShard(s, e);
+                for (ClusterBus.Entry e : entries) if (!applyShard(s, e)) break;
                 downShards.remove(s);
                 if (downShards.isEmpty() && !"live".equals(state) && !"stalled".equals(state)) {
                     state = "live";
@@ -807,8 +807,10 @@ public final class ClusterNode implements AutoCloseable {
     }
 
     /** Applies a shard's stream entry under the node's next revision; listeners hear of it in revision order. */
-    private void applyShard(int s, ClusterBus.Entry e) {
+    private boolean applyShard(int s, ClusterBus.Entry e) {
         synchronized (applyLock) {
+            // entries read before the store was replaced by a snapshot belong to the old positions: read again
+            if (e.revision() != positions[s] + 1) return false;
             long local = revision + 1;
             db.apply(local, e.time(), e.changes());
             positions[s] = e.revision();
@@ -821,6 +823,7 @@ public final class ClusterNode implements AutoCloseable {
         synchronized (applied) {
             applied.notifyAll();
         }
+        return true;
     }
 
     /**
