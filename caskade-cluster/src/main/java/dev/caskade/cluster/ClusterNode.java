@@ -33,6 +33,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -114,8 +115,11 @@ public final class ClusterNode implements AutoCloseable {
     private final ClusterBus[] streams;
 
     private final int shards;
-    /** Sharded: per shard, the last stream revision applied; guarded by {@link #applyLock}. */
-    private final long[] positions;
+    /**
+     * Sharded: per shard, the last stream revision applied; written under {@link #applyLock}, read without it (a
+     * waiter must not take {@link #applyLock} while it holds {@link #applied}).
+     */
+    private final AtomicLongArray positions;
     /** Sharded: the node's revision of recently applied stream entries, by shard and stream revision. */
     private final long[][] localOf;
     /** Sharded: each stream's head as last seen. */
@@ -168,7 +172,7 @@ public final class ClusterNode implements AutoCloseable {
         }
         this.nodeId = options.nodeId() != null ? options.nodeId() : savedNodeId(dir);
         this.shards = options.shards();
-        this.positions = new long[shards];
+        this.positions = new AtomicLongArray(shards);
         this.heads = new long[shards];
         this.localOf = shards == 1 ? null : new long[shards][RING];
         this.db = Caskade.open(dir.resolve("store"), this.storeOptions);
@@ -296,8 +300,8 @@ public final class ClusterNode implements AutoCloseable {
                 long lag = 0;
                 Long[] p = new Long[shards];
                 for (int i = 0; i < shards; i++) {
-                    p[i] = positions[i];
-                    lag += Math.max(0, heads[i] - positions[i]);
+                    p[i] = positions.get(i);
+                    lag += Math.max(0, heads[i] - positions.get(i));
                 }
                 head = rev + lag;
                 at = List.of(p);
@@ -330,9 +334,9 @@ public final class ClusterNode implements AutoCloseable {
     /** Per shard, the last stream revision applied here (with one shard: the node's revision). */
     public long[] positions() {
         if (shards == 1) return new long[] {revision};
-        synchronized (applyLock) {
-            return positions.clone();
-        }
+        long[] out = new long[shards];
+        for (int i = 0; i < shards; i++) out[i] = positions.get(i);
+        return out;
     }
 
     /** Waits until this node has applied, in every shard, at least the stream revision {@code target} gives. */
@@ -424,7 +428,7 @@ public final class ClusterNode implements AutoCloseable {
                     + " shards, but this node has " + shards + ": give another directory");
         pin = Pin.open(dir.resolve("store"), Checkpoint.PIN);
         c = c.advance(db, this::shardOf);
-        System.arraycopy(c.positions(), 0, positions, 0, shards);
+        for (int i = 0; i < shards; i++) positions.set(i, c.positions()[i]);
         c.write(dir);
         pin.moveTo(c.revision());
     }
@@ -434,7 +438,7 @@ public final class ClusterNode implements AutoCloseable {
         if (shards == 1) return;
         Checkpoint c;
         synchronized (applyLock) {
-            c = new Checkpoint(revision, positions);
+            c = new Checkpoint(revision, positions());
         }
         c.write(dir);
         Pin p = pin;
@@ -516,7 +520,7 @@ public final class ClusterNode implements AutoCloseable {
                 int s = shardOf(v.key());
                 long floor;
                 synchronized (applyLock) {
-                    floor = positions[s];
+                    floor = positions.get(s);
                 }
                 if (floor == 0) continue;
                 o = streams[s].expire(nodeId, v.key(), -floor, floor);
@@ -543,7 +547,7 @@ public final class ClusterNode implements AutoCloseable {
         List<Batch.Expect> bounded = new ArrayList<>(expects.size());
         long floor;
         synchronized (applyLock) {
-            floor = positions[s];
+            floor = positions.get(s);
             for (Batch.Expect e : expects) {
                 long here = db.get(e.key()).map(Entry::revision).orElse(0L);
                 if (here != e.revision()) return 0;
@@ -580,13 +584,10 @@ public final class ClusterNode implements AutoCloseable {
         long deadline = System.nanoTime() + options.writeTimeout().toNanos();
         synchronized (applied) {
             while (true) {
-                synchronized (applyLock) {
-                    if (positions[s] >= streamRevision) {
-                        if (streamRevision == 0) return revision;
-                        return positions[s] - streamRevision < RING
-                                ? localOf[s][(int) (streamRevision & (RING - 1))]
-                                : revision;
-                    }
+                long at = positions.get(s); // a volatile read: localOf was written before it
+                if (at >= streamRevision) {
+                    if (streamRevision == 0) return revision;
+                    return at - streamRevision < RING ? localOf[s][(int) (streamRevision & (RING - 1))] : revision;
                 }
                 long left = deadline - System.nanoTime();
                 if (left <= 0 || closed)
@@ -677,7 +678,7 @@ public final class ClusterNode implements AutoCloseable {
                     int s = shardOf(item.changes(), List.of());
                     long floor;
                     synchronized (applyLock) {
-                        floor = positions[s];
+                        floor = positions.get(s);
                     }
                     o = streams[s].commit(nodeId, item.changes(), List.of(), floor, item.token());
                 }
@@ -770,7 +771,7 @@ public final class ClusterNode implements AutoCloseable {
                 }
                 long from;
                 synchronized (applyLock) {
-                    from = positions[s];
+                    from = positions.get(s);
                 }
                 List<ClusterBus.Entry> entries = b.read(from);
                 if (!entries.isEmpty() && entries.get(0).revision() != from + 1) {
@@ -810,13 +811,13 @@ public final class ClusterNode implements AutoCloseable {
     private boolean applyShard(int s, ClusterBus.Entry e) {
         synchronized (applyLock) {
             // entries read before the store was replaced by a snapshot belong to the old positions: read again
-            if (e.revision() != positions[s] + 1) return false;
+            if (e.revision() != positions.get(s) + 1) return false;
             long local = revision + 1;
             db.apply(local, e.time(), e.changes());
-            positions[s] = e.revision();
             localOf[s][(int) (e.revision() & (RING - 1))] = local;
+            revision = local; // before the position: a writer that sees the position finds its revision
+            positions.set(s, e.revision());
             if (e.revision() > heads[s]) heads[s] = e.revision();
-            revision = local;
             WatchEvent.Commit c = new WatchEvent.Commit(local, e.time(), e.changes());
             for (Listener l : listeners) l.commit(c);
         }
@@ -1000,7 +1001,7 @@ public final class ClusterNode implements AutoCloseable {
             long[] at;
             synchronized (applyLock) {
                 rev = revision;
-                at = positions.clone();
+                at = positions();
             }
             bus.register(nodeId, registration(httpUrl, rev, System.currentTimeMillis()));
             for (int i = 0; i < shards; i++) {
