@@ -18,8 +18,8 @@ public interface Bootstrap {
      * the revision and swaps it in as it does a peer's snapshot; after a failure it deletes {@code dir}.
      *
      * @param dir an absent directory (its parent exists)
-     * @param atLeast the revision the node needs at least; a source that can tell early that it is older may fail at
-     *     once, saying so (the node checks the returned revision anyway)
+     * @param atLeast the revision the node needs at least; a source that can tell early that it is older may return
+     *     its revision at once without writing anything (the node refuses it, naming both revisions)
      * @return the revision of the store written
      * @throws Exception anything: the node reports it with the peers' failures and tries again
      */

@@ -495,7 +495,10 @@ public final class ClusterNode implements AutoCloseable {
             rev = backup.load(fresh, first - 1);
         } catch (Exception e) {
             deleteTree(fresh);
-            throw new IllegalStateException("the backup at " + backup.description() + " could not be loaded: " + e, e);
+            throw new IllegalStateException(
+                    "the backup at " + backup.description() + " could not be loaded: "
+                            + (e.getMessage() == null ? e.toString() : e.getMessage()),
+                    e);
         }
         if (rev < first - 1) {
             deleteTree(fresh);
