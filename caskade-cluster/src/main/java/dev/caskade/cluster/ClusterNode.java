@@ -46,7 +46,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A node whose position the stream no longer holds (it was away longer than the retention) loads a peer's
  * snapshot over HTTP (the peers register their URL in Redis, see {@link #advertise}), or else the store of its
- * {@link ClusterOptions#bootstrap() bootstrap source} (a backup), swaps it in and resumes from it. While Redis cannot be reached, reads and watches keep working from the local store; writes follow {@link
+ * {@link ClusterOptions#bootstrap() bootstrap source} (a backup), swaps it in and resumes from it. While Redis cannot
+ * be reached, reads and watches keep working from the local store; writes follow {@link
  * ClusterOptions#whenBusDown()}.
  *
  * <p>Directory layout: {@code DIR/store} (the store), {@code DIR/store.new} (a snapshot while it loads), {@code
@@ -467,8 +468,10 @@ public final class ClusterNode implements AutoCloseable {
             try {
                 restore(backup, first);
                 return;
+            } catch (IllegalStateException e) {
+                backupFailure = e.getMessage(); // names the backup and what is wrong with it
             } catch (Exception e) {
-                backupFailure = e.getMessage();
+                backupFailure = "the backup at " + backup.description() + " could not be swapped in: " + e;
             }
         }
         String m = "cluster node " + nodeId + " at revision " + revision + " cannot catch up: the stream starts at "
