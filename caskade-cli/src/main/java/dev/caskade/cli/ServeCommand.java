@@ -162,6 +162,16 @@ final class ServeCommand extends StoreCommand {
     Long clusterRetention;
 
     @Option(
+            names = "--bootstrap-from",
+            paramLabel = "URL",
+            description = "With --cluster: when the cluster's stream no longer holds what this node needs (away longer"
+                    + " than the retention, or new to a cluster whose stream no longer starts at 1) and no other node"
+                    + " can give it a snapshot, restore the latest backup from this destination (file:///abs/path, a"
+                    + " plain path or s3://bucket/prefix, shipped by any node with --replicate-to); refused when it"
+                    + " does not reach the stream's start (default: none; env CASKADE_BOOTSTRAP_FROM).")
+    String bootstrapFrom;
+
+    @Option(
             names = "--webhook-to",
             paramLabel = "URL",
             description =
@@ -250,6 +260,9 @@ final class ServeCommand extends StoreCommand {
             if (followUrl != null) return fail(Main.USAGE, "--cluster and --follow exclude each other");
             return cluster(options, clusterUrl);
         }
+        if (bootstrapFrom != null)
+            return fail(
+                    Main.USAGE, "--bootstrap-from needs --cluster (a single server restores with --restore-if-empty)");
         if (nodeId != null || whenBusDown != null || clusterRetention != null)
             return fail(Main.USAGE, "--node-id, --when-bus-down and --cluster-retention need --cluster");
         String followPrefix = prefix != null ? prefix : environment.getOrDefault("CASKADE_FOLLOW_PREFIX", "");
@@ -327,6 +340,13 @@ final class ServeCommand extends StoreCommand {
             String retention = blankToNull(environment.get("CASKADE_CLUSTER_RETENTION"));
             if (clusterRetention != null) c = c.withRetention(clusterRetention);
             else if (retention != null) c = c.withRetention(Long.parseLong(retention.trim()));
+            String from =
+                    bootstrapFrom != null ? bootstrapFrom : blankToNull(environment.get("CASKADE_BOOTSTRAP_FROM"));
+            if (from != null)
+                c = c.withBootstrap(new BackupBootstrap(
+                        from.trim(),
+                        options.replication().s3(),
+                        options.replication().breaker()));
         } catch (IllegalArgumentException e) {
             return fail(Main.USAGE, e.getMessage());
         }
@@ -347,7 +367,10 @@ final class ServeCommand extends StoreCommand {
                 node,
                 "node " + s.nodeId() + " of cluster " + c.redis() + " in",
                 "writes ordered by the cluster, " + c.whenBusDown().name().toLowerCase(java.util.Locale.ROOT)
-                        + " while Redis is down");
+                        + " while Redis is down"
+                        + (c.bootstrap() == null
+                                ? ""
+                                : ", bootstrap from " + c.bootstrap().description()));
     }
 
     /** The client of the primary: credentials from the URL's user info or CASKADE_FOLLOW_TOKEN. */

@@ -44,6 +44,18 @@ class CheckArgsTest {
                 "a/"
             },
             {"serve", "--check-args", "--data", data.toString(), "--cluster", "redis://127.0.0.1:1/c", "--node-id", "n1"
+            },
+            {
+                "serve",
+                "--check-args",
+                "--data",
+                data.toString(),
+                "--cluster",
+                "redis://127.0.0.1:1/c",
+                "--bootstrap-from",
+                "s3://bucket/c",
+                "--s3-region",
+                "eu-west-1"
             }
         }) {
             Invocation r = Invocation.run(args);
@@ -64,6 +76,15 @@ class CheckArgsTest {
         assertUsage("need --follow", "serve", "--check-args", "--prefix", "a/");
         assertUsage(
                 "exclude each other", "serve", "--check-args", "--follow", "http://a:1", "--cluster", "redis://b:2/c");
+        assertUsage("--bootstrap-from needs --cluster", "serve", "--check-args", "--bootstrap-from", "s3://bucket/x");
+        assertUsage(
+                "bootstrap-from: unsupported destination scheme",
+                "serve",
+                "--check-args",
+                "--cluster",
+                "redis://b:2/c",
+                "--bootstrap-from",
+                "ftp://x/y");
         assertUsage(
                 "--restore-if-empty does not apply with --follow",
                 "serve",

@@ -17,7 +17,7 @@ import java.util.regex.Pattern;
  * @param nodeId this node's id in the cluster (letters, digits, {@code . _ -}); null: the one saved in the node's
  *     directory, or a new random one saved there
  * @param retention how many entries the stream keeps ({@code XADD MAXLEN ~}); a node further behind than that
- *     re-bootstraps from a peer's snapshot
+ *     re-bootstraps from a peer's snapshot (or from {@code bootstrap})
  * @param whenBusDown what writes do while Redis cannot be reached
  * @param writeTimeout how long a write waits for Redis and then for its commit to be applied on this node
  * @param redisTimeout connect and socket timeout of every Redis call
@@ -25,6 +25,8 @@ import java.util.regex.Pattern;
  * @param breakerMinimumCalls how many calls it needs before it may open
  * @param breakerFailureRate the failure percentage (of the window) that opens it
  * @param breakerOpenWait how long it stays open (no Redis call at all) before probing again
+ * @param bootstrap where a node the stream has left behind loads the cluster's state when no peer can give it a
+ *     snapshot (a backup, see {@link Bootstrap}); null: peers only
  */
 public record ClusterOptions(
         Redis redis,
@@ -36,7 +38,8 @@ public record ClusterOptions(
         int breakerWindow,
         int breakerMinimumCalls,
         float breakerFailureRate,
-        Duration breakerOpenWait) {
+        Duration breakerOpenWait,
+        Bootstrap bootstrap) {
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
@@ -153,7 +156,7 @@ public record ClusterOptions(
     /**
      * The defaults for the cluster at {@code url}: node id from the directory, 1,000,000 entries of retention,
      * REJECT while Redis is down, 10 s write timeout, 2 s Redis timeout, and a breaker that opens when half of the
-     * last 20 calls (at least 5) failed, for 2 s.
+     * last 20 calls (at least 5) failed, for 2 s; no bootstrap source but the peers.
      */
     public static ClusterOptions parse(String url) {
         return new ClusterOptions(
@@ -166,7 +169,8 @@ public record ClusterOptions(
                 20,
                 5,
                 50,
-                Duration.ofSeconds(2));
+                Duration.ofSeconds(2),
+                null);
     }
 
     public ClusterOptions withNodeId(String value) {
@@ -180,7 +184,8 @@ public record ClusterOptions(
                 breakerWindow,
                 breakerMinimumCalls,
                 breakerFailureRate,
-                breakerOpenWait);
+                breakerOpenWait,
+                bootstrap);
     }
 
     public ClusterOptions withRetention(long entries) {
@@ -194,7 +199,8 @@ public record ClusterOptions(
                 breakerWindow,
                 breakerMinimumCalls,
                 breakerFailureRate,
-                breakerOpenWait);
+                breakerOpenWait,
+                bootstrap);
     }
 
     public ClusterOptions withWhenBusDown(WhenBusDown value) {
@@ -208,7 +214,8 @@ public record ClusterOptions(
                 breakerWindow,
                 breakerMinimumCalls,
                 breakerFailureRate,
-                breakerOpenWait);
+                breakerOpenWait,
+                bootstrap);
     }
 
     public ClusterOptions withWriteTimeout(Duration value) {
@@ -222,7 +229,8 @@ public record ClusterOptions(
                 breakerWindow,
                 breakerMinimumCalls,
                 breakerFailureRate,
-                breakerOpenWait);
+                breakerOpenWait,
+                bootstrap);
     }
 
     public ClusterOptions withRedisTimeout(Duration value) {
@@ -236,7 +244,8 @@ public record ClusterOptions(
                 breakerWindow,
                 breakerMinimumCalls,
                 breakerFailureRate,
-                breakerOpenWait);
+                breakerOpenWait,
+                bootstrap);
     }
 
     /** The circuit breaker: judge the last {@code window} calls, at least {@code minimumCalls}; open for a while. */
@@ -251,7 +260,27 @@ public record ClusterOptions(
                 window,
                 minimumCalls,
                 failureRate,
-                openWait);
+                openWait,
+                bootstrap);
+    }
+
+    /**
+     * Where to load the cluster's state from when the stream has left this node behind and no peer can give a
+     * snapshot (tried after the peers); null: peers only.
+     */
+    public ClusterOptions withBootstrap(Bootstrap value) {
+        return new ClusterOptions(
+                redis,
+                nodeId,
+                retention,
+                whenBusDown,
+                writeTimeout,
+                redisTimeout,
+                breakerWindow,
+                breakerMinimumCalls,
+                breakerFailureRate,
+                breakerOpenWait,
+                value);
     }
 
     private static void positive(Duration d, String what) {
