@@ -171,6 +171,16 @@ final class ServeCommand extends StoreCommand {
     Integer clusterShards;
 
     @Option(
+            names = "--bootstrap-from",
+            paramLabel = "URL",
+            description = "With --cluster: when the cluster's stream no longer holds what this node needs (away longer"
+                    + " than the retention, or new to a cluster whose stream no longer starts at 1) and no other node"
+                    + " can give it a snapshot, restore the latest backup from this destination (file:///abs/path, a"
+                    + " plain path or s3://bucket/prefix, shipped by any node with --replicate-to); refused when it"
+                    + " does not reach the stream's start (default: none; env CASKADE_BOOTSTRAP_FROM).")
+    String bootstrapFrom;
+
+    @Option(
             names = "--webhook-to",
             paramLabel = "URL",
             description =
@@ -259,6 +269,9 @@ final class ServeCommand extends StoreCommand {
             if (followUrl != null) return fail(Main.USAGE, "--cluster and --follow exclude each other");
             return cluster(options, clusterUrl);
         }
+        if (bootstrapFrom != null)
+            return fail(
+                    Main.USAGE, "--bootstrap-from needs --cluster (a single server restores with --restore-if-empty)");
         if (nodeId != null || whenBusDown != null || clusterRetention != null || clusterShards != null)
             return fail(
                     Main.USAGE, "--node-id, --when-bus-down, --cluster-retention and --cluster-shards need --cluster");
@@ -340,6 +353,13 @@ final class ServeCommand extends StoreCommand {
             String shardsEnv = blankToNull(environment.get("CASKADE_CLUSTER_SHARDS"));
             if (clusterShards != null) c = c.withShards(clusterShards);
             else if (shardsEnv != null) c = c.withShards(parseCount("CASKADE_CLUSTER_SHARDS", shardsEnv));
+            String from =
+                    bootstrapFrom != null ? bootstrapFrom : blankToNull(environment.get("CASKADE_BOOTSTRAP_FROM"));
+            if (from != null)
+                c = c.withBootstrap(new BackupBootstrap(
+                        from.trim(),
+                        options.replication().s3(),
+                        options.replication().breaker()));
         } catch (IllegalArgumentException e) {
             return fail(Main.USAGE, e.getMessage());
         }
@@ -360,7 +380,10 @@ final class ServeCommand extends StoreCommand {
                 node,
                 "node " + s.nodeId() + " of cluster " + c.redis() + " in",
                 "writes ordered by the cluster, " + c.whenBusDown().name().toLowerCase(java.util.Locale.ROOT)
-                        + " while Redis is down");
+                        + " while Redis is down"
+                        + (c.bootstrap() == null
+                                ? ""
+                                : ", bootstrap from " + c.bootstrap().description()));
     }
 
     private static int parseCount(String what, String value) {

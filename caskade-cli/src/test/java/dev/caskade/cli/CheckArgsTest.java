@@ -54,6 +54,18 @@ class CheckArgsTest {
                 "redis://127.0.0.1:1/c",
                 "--cluster-shards",
                 "16"
+            },
+            {
+                "serve",
+                "--check-args",
+                "--data",
+                data.toString(),
+                "--cluster",
+                "redis://127.0.0.1:1/c",
+                "--bootstrap-from",
+                "s3://bucket/c",
+                "--s3-region",
+                "eu-west-1"
             }
         }) {
             Invocation r = Invocation.run(args);
@@ -74,6 +86,15 @@ class CheckArgsTest {
         assertUsage("need --follow", "serve", "--check-args", "--prefix", "a/");
         assertUsage(
                 "exclude each other", "serve", "--check-args", "--follow", "http://a:1", "--cluster", "redis://b:2/c");
+        assertUsage("--bootstrap-from needs --cluster", "serve", "--check-args", "--bootstrap-from", "s3://bucket/x");
+        assertUsage(
+                "bootstrap-from: unsupported destination scheme",
+                "serve",
+                "--check-args",
+                "--cluster",
+                "redis://b:2/c",
+                "--bootstrap-from",
+                "ftp://x/y");
         assertUsage(
                 "--restore-if-empty does not apply with --follow",
                 "serve",
@@ -86,6 +107,16 @@ class CheckArgsTest {
                 "eu-west-1");
         assertUsage("Unknown option", "serve", "--check-args", "--no-such-option");
         assertUsage("need --cluster", "serve", "--check-args", "--cluster-shards", "4");
+        assertUsage(
+                "needs an unsharded cluster",
+                "serve",
+                "--check-args",
+                "--cluster",
+                "redis://b:2/c",
+                "--cluster-shards",
+                "4",
+                "--bootstrap-from",
+                "/tmp/backups/c");
         assertUsage(
                 "shards must be 1..16384: 0",
                 "serve",

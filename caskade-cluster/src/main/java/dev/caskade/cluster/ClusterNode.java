@@ -48,8 +48,9 @@ import redis.clients.jedis.util.JedisClusterCRC16;
  * the data: a restart resumes exactly there.
  *
  * <p>A node whose position the stream no longer holds (it was away longer than the retention) loads a peer's
- * snapshot over HTTP (the peers register their URL in Redis, see {@link #advertise}), swaps it in and resumes from
- * it. While Redis cannot be reached, reads and watches keep working from the local store; writes follow {@link
+ * snapshot over HTTP (the peers register their URL in Redis, see {@link #advertise}), or else the store of its
+ * {@link ClusterOptions#bootstrap() bootstrap source} (a backup), swaps it in and resumes from it. While Redis cannot
+ * be reached, reads and watches keep working from the local store; writes follow {@link
  * ClusterOptions#whenBusDown()}.
  *
  * <p>Directory layout: {@code DIR/store} (the store), {@code DIR/store.new} (a snapshot while it loads), {@code
@@ -65,12 +66,16 @@ public final class ClusterNode implements AutoCloseable {
         default void commit(WatchEvent.Commit commit) {}
 
         /**
-         * A peer's snapshot at {@code revision} is loaded and about to replace the current {@link #store() store},
-         * which closes right after this returns: whoever serves that store stops using it here.
+         * A peer's snapshot (or the bootstrap source's store) at {@code revision} is loaded and about to replace the
+         * current {@link #store() store}, which closes right after this returns: whoever serves that store stops using
+         * it here.
          */
         default void beforeReset(long revision) {}
 
-        /** The store was replaced by a peer's snapshot at {@code revision}; {@link #store()} is the new one. */
+        /**
+         * The store was replaced by a peer's snapshot (or the bootstrap source's store) at {@code revision}; {@link
+         * #store()} is the new one.
+         */
         default void reset(long revision) {}
     }
 
@@ -78,14 +83,14 @@ public final class ClusterNode implements AutoCloseable {
      * What the node is doing.
      *
      * @param state {@code joining} (not read from Redis yet), {@code live}, {@code reconnecting} (Redis unreachable),
-     *     {@code bootstrapping} (loading a peer's snapshot) or {@code closed}
+     *     {@code bootstrapping} (loading a peer's snapshot or a backup) or {@code closed}
      * @param redis the cluster URL without password
      * @param revision the last revision applied here: the node's position in the stream
      * @param streamHead the cluster's last revision as last seen in Redis (never below {@code revision})
      * @param lag {@code streamHead - revision}
      * @param breaker the circuit breaker around Redis: CLOSED, OPEN or HALF_OPEN
      * @param queuedWrites writes waiting in the durable queue for Redis
-     * @param bootstraps how many times a peer's snapshot replaced the store
+     * @param bootstraps how many times a peer's snapshot or the bootstrap source's store replaced the store
      * @param lastError the last failure (reading, sending, bootstrapping), or null once things work again
      * @param shards how many streams the cluster's keys are spread over
      * @param positions per shard, the last stream revision applied here (with one shard: {@code revision})
@@ -846,17 +851,19 @@ public final class ClusterNode implements AutoCloseable {
 
     /**
      * The stream no longer holds what follows this node's revision (it starts at {@code first}): load a peer's
-     * snapshot at {@code first - 1} or later. With no peer able to help, the node keeps serving its reads and tries
-     * again.
+     * snapshot at {@code first - 1} or later, or else the {@link ClusterOptions#bootstrap() bootstrap source}'s
+     * store. With neither able to help, the node keeps serving its reads and tries again.
      */
     private void rebootstrap(long first) {
         state = "bootstrapping";
+        Bootstrap backup = options.bootstrap();
         LOG.warn(
                 "cluster node {} at revision {}: the stream starts at {} (trimmed past this node); loading a peer's"
-                        + " snapshot",
+                        + " snapshot{}",
                 nodeId,
                 revision,
-                first);
+                first,
+                backup == null ? "" : " or the backup at " + backup.description());
         List<Peer> peers = new ArrayList<>();
         for (Map.Entry<String, String> e : bus.nodes().entrySet()) {
             if (e.getKey().equals(nodeId)) continue;
@@ -875,15 +882,58 @@ public final class ClusterNode implements AutoCloseable {
                 failures.add(p.id() + " (" + p.http() + "): " + e);
             }
         }
+        String backupFailure = null;
+        if (backup != null) {
+            if (closed) return;
+            try {
+                restore(backup, first);
+                return;
+            } catch (IllegalStateException e) {
+                backupFailure = e.getMessage(); // names the backup and what is wrong with it
+            } catch (Exception e) {
+                backupFailure = "the backup at " + backup.description() + " could not be swapped in: " + e;
+            }
+        }
         String m = "cluster node " + nodeId + " at revision " + revision + " cannot catch up: the stream starts at "
                 + first + " and "
                 + (peers.isEmpty()
                         ? "no peer has registered an HTTP URL"
                         : "no peer could give a snapshot at " + (first - 1) + " or later: " + failures)
+                + (backupFailure == null ? "" : "; " + backupFailure)
                 + "; serving reads, retrying";
         LOG.error(m);
         lastError = m;
         pause(2000);
+    }
+
+    /**
+     * Loads the bootstrap source's store into {@code DIR/store.new} and swaps it in when it reaches {@code first -
+     * 1}. Any failure says what the backup is and why it cannot serve.
+     */
+    private void restore(Bootstrap backup, long first) throws IOException {
+        Path fresh = dir.resolve("store.new");
+        deleteTree(fresh);
+        long rev;
+        try {
+            rev = backup.load(fresh, first - 1);
+        } catch (Exception e) {
+            deleteTree(fresh);
+            throw new IllegalStateException(
+                    "the backup at " + backup.description() + " could not be loaded: "
+                            + (e.getMessage() == null ? e.toString() : e.getMessage()),
+                    e);
+        }
+        if (rev < first - 1) {
+            deleteTree(fresh);
+            throw new IllegalStateException("the backup at " + backup.description() + " is at revision " + rev
+                    + ", the stream starts at " + first);
+        }
+        if (closed) {
+            deleteTree(fresh);
+            return;
+        }
+        swapIn(rev);
+        LOG.info("cluster node {}: loaded the backup at {} at revision {}", nodeId, backup.description(), rev);
     }
 
     private void load(Peer peer, long atLeast) throws Exception {

@@ -17,7 +17,7 @@ import java.util.regex.Pattern;
  * @param nodeId this node's id in the cluster (letters, digits, {@code . _ -}); null: the one saved in the node's
  *     directory, or a new random one saved there
  * @param retention how many entries the stream keeps ({@code XADD MAXLEN ~}); a node further behind than that
- *     re-bootstraps from a peer's snapshot
+ *     re-bootstraps from a peer's snapshot (or from {@code bootstrap})
  * @param whenBusDown what writes do while Redis cannot be reached
  * @param writeTimeout how long a write waits for Redis and then for its commit to be applied on this node
  * @param redisTimeout connect and socket timeout of every Redis call
@@ -27,6 +27,8 @@ import java.util.regex.Pattern;
  * @param breakerOpenWait how long it stays open (no Redis call at all) before probing again
  * @param shards how many streams the cluster's keys are spread over by hash slot (1: one stream, one global order;
  *     more: one order per shard, and each node numbers its revisions itself); every node of a cluster must agree
+ * @param bootstrap where a node the stream has left behind loads the cluster's state when no peer can give it a
+ *     snapshot (a backup, see {@link Bootstrap}); null: peers only
  */
 public record ClusterOptions(
         Redis redis,
@@ -39,7 +41,8 @@ public record ClusterOptions(
         int breakerMinimumCalls,
         float breakerFailureRate,
         Duration breakerOpenWait,
-        int shards) {
+        int shards,
+        Bootstrap bootstrap) {
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
@@ -156,12 +159,15 @@ public record ClusterOptions(
             throw new IllegalArgumentException("breakerFailureRate must be in (0, 100]: " + breakerFailureRate);
         if (shards < 1 || shards > MAX_SHARDS)
             throw new IllegalArgumentException("shards must be 1.." + MAX_SHARDS + ": " + shards);
+        if (shards > 1 && bootstrap != null)
+            throw new IllegalArgumentException("a bootstrap source needs an unsharded cluster: with " + shards
+                    + " shards each node numbers its revisions itself, so one node's backup cannot start another");
     }
 
     /**
      * The defaults for the cluster at {@code url}: node id from the directory, 1,000,000 entries of retention,
      * REJECT while Redis is down, 10 s write timeout, 2 s Redis timeout, and a breaker that opens when half of the
-     * last 20 calls (at least 5) failed, for 2 s.
+     * last 20 calls (at least 5) failed, for 2 s; no bootstrap source but the peers.
      */
     public static ClusterOptions parse(String url) {
         return new ClusterOptions(
@@ -175,7 +181,8 @@ public record ClusterOptions(
                 5,
                 50,
                 Duration.ofSeconds(2),
-                1);
+                1,
+                null);
     }
 
     public ClusterOptions withNodeId(String value) {
@@ -190,7 +197,8 @@ public record ClusterOptions(
                 breakerMinimumCalls,
                 breakerFailureRate,
                 breakerOpenWait,
-                shards);
+                shards,
+                bootstrap);
     }
 
     public ClusterOptions withRetention(long entries) {
@@ -205,7 +213,8 @@ public record ClusterOptions(
                 breakerMinimumCalls,
                 breakerFailureRate,
                 breakerOpenWait,
-                shards);
+                shards,
+                bootstrap);
     }
 
     public ClusterOptions withWhenBusDown(WhenBusDown value) {
@@ -220,7 +229,8 @@ public record ClusterOptions(
                 breakerMinimumCalls,
                 breakerFailureRate,
                 breakerOpenWait,
-                shards);
+                shards,
+                bootstrap);
     }
 
     public ClusterOptions withWriteTimeout(Duration value) {
@@ -235,7 +245,8 @@ public record ClusterOptions(
                 breakerMinimumCalls,
                 breakerFailureRate,
                 breakerOpenWait,
-                shards);
+                shards,
+                bootstrap);
     }
 
     public ClusterOptions withRedisTimeout(Duration value) {
@@ -250,7 +261,8 @@ public record ClusterOptions(
                 breakerMinimumCalls,
                 breakerFailureRate,
                 breakerOpenWait,
-                shards);
+                shards,
+                bootstrap);
     }
 
     /** The circuit breaker: judge the last {@code window} calls, at least {@code minimumCalls}; open for a while. */
@@ -266,7 +278,8 @@ public record ClusterOptions(
                 minimumCalls,
                 failureRate,
                 openWait,
-                shards);
+                shards,
+                bootstrap);
     }
 
     /** Spreads the keys over {@code n} streams by hash slot (see {@link #shards()}). */
@@ -282,7 +295,28 @@ public record ClusterOptions(
                 breakerMinimumCalls,
                 breakerFailureRate,
                 breakerOpenWait,
-                n);
+                n,
+                bootstrap);
+    }
+
+    /**
+     * Where to load the cluster's state from when the stream has left this node behind and no peer can give a
+     * snapshot (tried after the peers); null: peers only.
+     */
+    public ClusterOptions withBootstrap(Bootstrap value) {
+        return new ClusterOptions(
+                redis,
+                nodeId,
+                retention,
+                whenBusDown,
+                writeTimeout,
+                redisTimeout,
+                breakerWindow,
+                breakerMinimumCalls,
+                breakerFailureRate,
+                breakerOpenWait,
+                shards,
+                value);
     }
 
     private static void positive(Duration d, String what) {

@@ -42,4 +42,21 @@ class ClusterOptionsTest {
         assertThat(ClusterOptions.WhenBusDown.parse("Queue")).isEqualTo(ClusterOptions.WhenBusDown.QUEUE);
         assertThatThrownBy(() -> ClusterOptions.WhenBusDown.parse("drop")).hasMessageContaining("reject or queue");
     }
+
+    @Test
+    void aBootstrapSourceIsNoneByDefaultAndKeptByEveryOtherSetting() {
+        ClusterOptions o = ClusterOptions.parse("redis://h/c");
+        assertThat(o.bootstrap()).isNull();
+        Bootstrap b = Bootstrap.named("s3://bucket/c", (dir, atLeast) -> 0);
+        assertThat(b.description()).isEqualTo("s3://bucket/c");
+        ClusterOptions with = o.withBootstrap(b)
+                .withNodeId("n1")
+                .withRetention(50)
+                .withWhenBusDown(ClusterOptions.WhenBusDown.QUEUE)
+                .withWriteTimeout(Duration.ofSeconds(3))
+                .withRedisTimeout(Duration.ofSeconds(1))
+                .withBreaker(10, 5, 50, Duration.ofSeconds(1));
+        assertThat(with.bootstrap()).isSameAs(b);
+        assertThat(with.withBootstrap(null).bootstrap()).isNull();
+    }
 }
