@@ -433,6 +433,12 @@ public final class ClusterNode implements AutoCloseable {
                     + " shards, but this node has " + shards + ": give another directory");
         pin = Pin.open(dir.resolve("store"), Checkpoint.PIN);
         c = c.advance(db, this::shardOf);
+        // every revision of a sharded node is one stream entry applied, so they add up (a peer's snapshot too)
+        long sum = 0;
+        for (long p : c.positions()) sum += p;
+        if (sum != c.revision())
+            throw new IllegalStateException("shard positions " + c + " in " + dir.resolve(Checkpoint.FILE)
+                    + " do not add up to the store's revision: give the node an empty directory");
         for (int i = 0; i < shards; i++) positions.set(i, c.positions()[i]);
         c.write(dir);
         pin.moveTo(c.revision());
@@ -553,8 +559,12 @@ public final class ClusterNode implements AutoCloseable {
         long floor;
         synchronized (applyLock) {
             floor = positions.get(s);
+            Caskade d = db;
+            if (swapping || d == null)
+                throw new UnavailableException("cluster node " + nodeId + " is loading a peer's snapshot; nothing was"
+                        + " written, try again");
             for (Batch.Expect e : expects) {
-                long here = db.get(e.key()).map(Entry::revision).orElse(0L);
+                long here = d.get(e.key()).map(Entry::revision).orElse(0L);
                 if (here != e.revision()) return 0;
                 bounded.add(new Batch.Expect(e.key(), e.revision() == 0 ? 0 : -floor));
             }
@@ -783,7 +793,17 @@ public final class ClusterNode implements AutoCloseable {
                     trimmedPast(s, from, entries.get(0).revision());
                     continue;
                 }
-                for (ClusterBus.Entry e : entries) if (!applyShard(s, e)) break;
+                boolean stale = false;
+                for (ClusterBus.Entry e : entries) {
+                    if (!applyShard(s, e)) {
+                        stale = true;
+                        break;
+                    }
+                }
+                if (stale) {
+                    pause(20); // the store is being swapped, or was: read again from the new positions
+                    continue;
+                }
                 downShards.remove(s);
                 if (downShards.isEmpty() && !"live".equals(state) && !"stalled".equals(state)) {
                     state = "live";
@@ -816,7 +836,7 @@ public final class ClusterNode implements AutoCloseable {
     private boolean applyShard(int s, ClusterBus.Entry e) {
         synchronized (applyLock) {
             // entries read before the store was replaced by a snapshot belong to the old positions: read again
-            if (e.revision() != positions.get(s) + 1) return false;
+            if (swapping || e.revision() != positions.get(s) + 1) return false;
             long local = revision + 1;
             db.apply(local, e.time(), e.changes());
             localOf[s][(int) (e.revision() & (RING - 1))] = local;
@@ -832,21 +852,137 @@ public final class ClusterNode implements AutoCloseable {
         return true;
     }
 
+    private final Object bootstrapLock = new Object();
+    /** Sharded: set while the store is swapped; readers apply nothing meanwhile. */
+    private boolean swapping;
+
     /**
-     * Shard {@code s}'s stream no longer holds what follows this node's position {@code at} in it. A node of a sharded
-     * cluster cannot load a peer's snapshot yet (its positions would have to come with it): it keeps serving reads,
-     * reports the state {@code stalled} and an error, and checks again.
+     * Shard {@code s}'s stream no longer holds what follows this node's position {@code at} in it (it starts at
+     * {@code first}): load a peer's snapshot together with the peer's positions at it, swap both in, and resume every
+     * shard from there. With no peer able to help, the node keeps serving reads (state {@code stalled}) and tries
+     * again.
      */
     private void trimmedPast(int s, long at, long first) {
-        String m = "cluster node " + nodeId + " is at revision " + at + " of shard " + s
-                + ", but that stream now starts"
-                + " at " + first + " (trimmed past this node: retention " + options.retention() + "); a node of a"
-                + " sharded cluster cannot re-bootstrap yet: give it an empty directory to rebuild it from the"
-                + " streams, or raise the retention";
-        if (!"stalled".equals(state)) LOG.error(m);
-        state = "stalled";
-        lastError = m;
+        synchronized (bootstrapLock) {
+            if (positions.get(s) + 1 >= first || closed) return; // another reader's bootstrap caught up meanwhile
+            state = "bootstrapping";
+            LOG.warn(
+                    "cluster node {} at revision {} of shard {}: that stream starts at {} (trimmed past this node);"
+                            + " loading a peer's snapshot",
+                    nodeId,
+                    at,
+                    s,
+                    first);
+            List<Peer> peers = new ArrayList<>();
+            for (Map.Entry<String, String> e : bus.nodes().entrySet()) {
+                if (e.getKey().equals(nodeId)) continue;
+                Peer p = Peer.parse(e.getKey(), e.getValue());
+                if (p != null && p.http() != null) peers.add(p);
+            }
+            peers.sort(Comparator.comparingLong(Peer::revision).reversed());
+            List<String> failures = new ArrayList<>();
+            for (Peer p : peers) {
+                if (closed) return;
+                try {
+                    loadSharded(p);
+                    state = "live";
+                    lastError = null;
+                    return;
+                } catch (Exception e) {
+                    failures.add(p.id() + " (" + p.http() + "): " + (e.getMessage() == null ? e : e.getMessage()));
+                }
+            }
+            String m = "cluster node " + nodeId + " is at revision " + at + " of shard " + s + ", but that stream"
+                    + " now starts at " + first + " (retention " + options.retention() + ") and "
+                    + (peers.isEmpty()
+                            ? "no peer has registered an HTTP URL"
+                            : "no peer could give a snapshot with its positions: " + failures)
+                    + "; serving reads, retrying";
+            LOG.error(m);
+            lastError = m;
+            state = "stalled";
+        }
         pause(2000);
+    }
+
+    /**
+     * A peer's snapshot and the positions that go with it: the peer registers its positions at one of its revisions
+     * (read here before the snapshot, which is taken later); the peer's commits between that revision and the
+     * snapshot's, counted per shard, bring them to the snapshot.
+     */
+    private void loadSharded(Peer listed) throws Exception {
+        Peer reg = Peer.parse(listed.id(), bus.nodes().get(listed.id()));
+        if (reg == null || reg.http() == null || reg.positions() == null || reg.positions().length != shards)
+            throw new IllegalStateException("it has not registered its positions in " + shards + " shards");
+        long snap = fetch(reg, reg.revision());
+        long[] at = reg.positions().clone();
+        try {
+            if (snap > reg.revision()) countCommits(reg, reg.revision(), snap, at);
+            for (int i = 0; i < shards; i++) {
+                long first = streams[i].first();
+                if (first > at[i] + 1)
+                    throw new IllegalStateException("its snapshot is at revision " + at[i] + " of shard " + i
+                            + ", before that stream's start " + first);
+            }
+        } catch (Exception e) {
+            deleteTree(dir.resolve("store.new"));
+            throw e;
+        }
+        synchronized (applyLock) {
+            swapping = true;
+        }
+        try {
+            swapIn(snap, () -> {
+                synchronized (applyLock) {
+                    for (long[] ring : localOf) java.util.Arrays.fill(ring, 0);
+                    new Checkpoint(revision, at).write(dir);
+                    pin = Pin.open(dir.resolve("store"), Checkpoint.PIN);
+                    pin.moveTo(revision);
+                    for (int i = 0; i < shards; i++) positions.set(i, at[i]);
+                }
+            });
+        } finally {
+            synchronized (applyLock) {
+                swapping = false;
+            }
+        }
+        LOG.info(
+                "cluster node {}: loaded {}''s snapshot at its revision {}, positions {}",
+                nodeId,
+                reg.id(),
+                snap,
+                java.util.Arrays.toString(at));
+    }
+
+    /** Adds to {@code at}, per shard, the peer's commits after {@code from} up to {@code to}. */
+    private void countCommits(Peer peer, long from, long to, long[] at) throws Exception {
+        LinkedBlockingQueue<RemoteEvent> events = new LinkedBlockingQueue<>();
+        try (CaskadeClient client = peerClient(peer)) {
+            RemoteWatch w = client.watch("", from, false, events::add);
+            try {
+                long seen = from;
+                while (seen < to) {
+                    RemoteEvent e = events.poll(30, TimeUnit.SECONDS);
+                    if (e == null || closed)
+                        throw new IllegalStateException("its history after revision " + from + " stalled at " + seen);
+                    switch (e) {
+                        case RemoteEvent.Commit c -> {
+                            long r = c.commit().revision();
+                            if (r <= to)
+                                at[shardOf(c.commit().changes().getFirst().key())]++;
+                            seen = r;
+                        }
+                        case RemoteEvent.Ended end ->
+                            throw new IllegalStateException(
+                                    "its history after revision " + from + " ended at " + seen,
+                                    end.cause() == null ? null : end.cause());
+                        default -> {}
+                    }
+                }
+            } finally {
+                w.close();
+            }
+        }
     }
 
     /**
@@ -937,15 +1073,26 @@ public final class ClusterNode implements AutoCloseable {
     }
 
     private void load(Peer peer, long atLeast) throws Exception {
+        long rev = fetch(peer, atLeast);
+        swapIn(rev);
+        LOG.info("cluster node {}: loaded {}''s snapshot at revision {}", nodeId, peer.id(), rev);
+    }
+
+    private static CaskadeClient peerClient(Peer peer) {
+        return CaskadeClient.connect(
+                URI.create(peer.http()),
+                ClientOptions.defaults()
+                        .withConnectTimeout(Duration.ofSeconds(5))
+                        .withRequestTimeout(Duration.ofSeconds(30)));
+    }
+
+    /** Loads a peer's snapshot at {@code atLeast} or later into {@code DIR/store.new}; returns its revision. */
+    private long fetch(Peer peer, long atLeast) throws Exception {
         LinkedBlockingQueue<RemoteEvent> events = new LinkedBlockingQueue<>();
         Path fresh = dir.resolve("store.new");
         deleteTree(fresh);
         Loader loader = null;
-        try (CaskadeClient client = CaskadeClient.connect(
-                URI.create(peer.http()),
-                ClientOptions.defaults()
-                        .withConnectTimeout(Duration.ofSeconds(5))
-                        .withRequestTimeout(Duration.ofSeconds(30)))) {
+        try (CaskadeClient client = peerClient(peer)) {
             RemoteWatch w = client.watch("", 0, true, events::add);
             try {
                 long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
@@ -966,13 +1113,7 @@ public final class ClusterNode implements AutoCloseable {
                                 loader.finish();
                                 loader.close();
                                 loader = null;
-                                swapIn(s.revision());
-                                LOG.info(
-                                        "cluster node {}: loaded {}''s snapshot at revision {}",
-                                        nodeId,
-                                        peer.id(),
-                                        s.revision());
-                                return;
+                                return s.revision();
                             }
                         }
                         case RemoteEvent.Commit c -> {} // the stream brings them
@@ -991,6 +1132,11 @@ public final class ClusterNode implements AutoCloseable {
     }
 
     private void swapIn(long rev) throws IOException {
+        swapIn(rev, () -> {});
+    }
+
+    /** Swaps the loaded store in; {@code install} runs once it is open, before the listeners hear of it. */
+    private void swapIn(long rev, Runnable install) throws IOException {
         Caskade old = db;
         for (Listener l : listeners) l.beforeReset(rev);
         db = null;
@@ -1003,6 +1149,7 @@ public final class ClusterNode implements AutoCloseable {
         deleteTree(gone);
         db = Caskade.open(store, storeOptions);
         revision = db.revision();
+        install.run();
         bootstraps++;
         for (Listener l : listeners) l.reset(rev);
         synchronized (applied) {
@@ -1053,7 +1200,7 @@ public final class ClusterNode implements AutoCloseable {
                 rev = revision;
                 at = positions();
             }
-            bus.register(nodeId, registration(httpUrl, rev, System.currentTimeMillis()));
+            bus.register(nodeId, registration(httpUrl, rev, System.currentTimeMillis(), at));
             for (int i = 0; i < shards; i++) {
                 long head = streams[i].head();
                 synchronized (applyLock) {
@@ -1073,8 +1220,24 @@ public final class ClusterNode implements AutoCloseable {
     }
 
     static String registration(String http, long revision, long seenAt) {
-        return "{\"http\":" + (http == null ? "null" : quote(http)) + ",\"revision\":" + revision + ",\"seenAt\":"
-                + seenAt + "}";
+        return registration(http, revision, seenAt, null);
+    }
+
+    /** With {@code positions} (a sharded node): where it stood in each shard at {@code revision}. */
+    static String registration(String http, long revision, long seenAt, long[] positions) {
+        StringBuilder b = new StringBuilder("{\"http\":")
+                .append(http == null ? "null" : quote(http))
+                .append(",\"revision\":")
+                .append(revision)
+                .append(",\"seenAt\":")
+                .append(seenAt);
+        if (positions != null) {
+            b.append(",\"positions\":[");
+            for (int i = 0; i < positions.length; i++)
+                b.append(i == 0 ? "" : ",").append(positions[i]);
+            b.append(']');
+        }
+        return b.append('}').toString();
     }
 
     private static String quote(String s) {
@@ -1164,13 +1327,15 @@ public final class ClusterNode implements AutoCloseable {
     }
 
     /** A peer as registered in Redis. */
-    record Peer(String id, String http, long revision, long seenAt) {
+    record Peer(String id, String http, long revision, long seenAt, long[] positions) {
         static Peer parse(String id, String json) {
+            if (json == null) return null;
             try (tools.jackson.core.JsonParser p = new tools.jackson.core.json.JsonFactory()
                     .createParser(tools.jackson.core.ObjectReadContext.empty(), json)) {
                 String http = null;
                 long revision = 0;
                 long seenAt = 0;
+                long[] positions = null;
                 if (p.nextToken() != tools.jackson.core.JsonToken.START_OBJECT) return null;
                 while (p.nextToken() == tools.jackson.core.JsonToken.PROPERTY_NAME) {
                     String name = p.currentName();
@@ -1179,10 +1344,16 @@ public final class ClusterNode implements AutoCloseable {
                         case "http" -> http = t == tools.jackson.core.JsonToken.VALUE_STRING ? p.getString() : null;
                         case "revision" -> revision = p.getLongValue();
                         case "seenAt" -> seenAt = p.getLongValue();
+                        case "positions" -> {
+                            List<Long> at = new ArrayList<>();
+                            while (p.nextToken() == tools.jackson.core.JsonToken.VALUE_NUMBER_INT)
+                                at.add(p.getLongValue());
+                            positions = at.stream().mapToLong(Long::longValue).toArray();
+                        }
                         default -> p.skipChildren();
                     }
                 }
-                return new Peer(id, http, revision, seenAt);
+                return new Peer(id, http, revision, seenAt, positions);
             } catch (RuntimeException e) {
                 LOG.warn("unreadable registration of node {}: {}", id, json);
                 return null;

@@ -12,6 +12,8 @@ import dev.caskade.Digest;
 import dev.caskade.Entry;
 import dev.caskade.UnavailableException;
 import dev.caskade.WatchEvent;
+import dev.caskade.server.HttpOptions;
+import dev.caskade.server.HttpServer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,6 +28,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
@@ -284,6 +287,91 @@ class ShardedClusterTest {
             for (WatchEvent.Commit c : applied)
                 assertThat(c.changes().getFirst().type()).isEqualTo(ChangeType.PUT);
             assertThat(digest(b)).isEqualTo(digest(a));
+        }
+    }
+
+    @Test
+    void aNodeAwayPastRetentionLoadsAPeersSnapshotWithItsPositionsWhileThePeerWrites() throws Exception {
+        RedisProcess redis = keep(RedisProcess.start(tmp.resolve("redis")));
+        ClusterOptions options =
+                ClusterOptions.parse(redis.url("away")).withRetention(500).withShards(4);
+        ClusterNode a = keep(ClusterNode.open(tmp.resolve("a"), options.withNodeId("a")));
+        HttpServer http =
+                keep(HttpServer.start(a.store(), HttpOptions.defaults().withAddress("127.0.0.1", 0)));
+        a.advertise("http://127.0.0.1:" + http.port());
+        Path bDir = tmp.resolve("b");
+        for (int i = 0; i < 50; i++) a.store().put("k" + i, "first");
+        try (ClusterNode b = ClusterNode.open(bDir, options.withNodeId("b"))) {
+            converge(List.of(a, b));
+        }
+        for (int i = 0; i < 5000; i++) a.store().put("k" + i % 500, "v" + i);
+        a.store().delete("k1");
+        // a keeps writing while b loads its snapshot: the positions must account for what a did in between
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread writer = Thread.ofPlatform().start(() -> {
+            try {
+                for (int i = 0; i < 20_000 && !stop.get(); i++) {
+                    a.store().put("w" + i % 200, "x" + i);
+                    Thread.sleep(1);
+                }
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        });
+        List<Long> resets = new CopyOnWriteArrayList<>();
+        List<WatchEvent.Commit> applied = new CopyOnWriteArrayList<>();
+        AtomicReference<ClusterNode> node = new AtomicReference<>();
+        AtomicReference<long[]> loadedAt = new AtomicReference<>();
+        ClusterNode.Listener listener = new ClusterNode.Listener() {
+            @Override
+            public void commit(WatchEvent.Commit c) {
+                applied.add(c);
+            }
+
+            @Override
+            public void reset(long revision) {
+                resets.add(revision);
+                applied.clear();
+                loadedAt.set(node.get() == null ? null : node.get().positions());
+            }
+        };
+        try (ClusterNode b = ClusterNode.open(bDir, options.withNodeId("b"), listener)) {
+            node.set(b);
+            await().atMost(WAIT).untilAsserted(() -> assertThat(resets).isNotEmpty());
+            Thread.sleep(500);
+            stop.set(true);
+            writer.join(10_000);
+            assertThat(failure.get()).isNull();
+            converge(List.of(a, b));
+            assertThat(b.positions()).containsExactly(a.positions());
+            // once, unless the stream outran a load (the writer never stops): then again, just as correctly
+            assertThat(b.status().bootstraps()).isEqualTo(resets.size()).isPositive();
+            assertThat(b.status().state()).isEqualTo("live");
+            assertThat(digest(b)).isEqualTo(digest(a));
+            assertThat(b.store().get("k1")).isEmpty();
+            // after the snapshot: every stream entry after the snapshot's positions once, in the node's own numbering
+            long[] at = loadedAt.get();
+            assertThat(at).as("positions at the (last) load").isNotNull();
+            long expected = 0;
+            for (int i = 0; i < at.length; i++) expected += a.positions()[i] - at[i];
+            assertThat(applied).as("entries applied after the load").hasSize((int) expected);
+            long from = resets.getLast();
+            List<Long> after = applied.stream()
+                    .map(WatchEvent.Commit::revision)
+                    .filter(r -> r > from)
+                    .toList();
+            for (int i = 0; i < after.size(); i++) assertThat(after.get(i)).isEqualTo(from + 1 + i);
+            assertThat(b.store().put("from-b", "1")).isPositive();
+            converge(List.of(a, b));
+            assertThat(a.store().get("from-b")).isPresent();
+        }
+        // and its positions survive a restart
+        a.store().put("later", "z");
+        try (ClusterNode b = ClusterNode.open(bDir, options.withNodeId("b"))) {
+            converge(List.of(a, b));
+            assertThat(digest(b)).isEqualTo(digest(a));
+            assertThat(b.status().bootstraps()).isZero();
         }
     }
 
