@@ -162,6 +162,15 @@ final class ServeCommand extends StoreCommand {
     Long clusterRetention;
 
     @Option(
+            names = "--cluster-shards",
+            paramLabel = "N",
+            description = "With --cluster: spread the keys over N streams by hash slot (default 1), e.g. over the"
+                    + " masters of a Redis Cluster. Order is per shard, a transaction's keys must share a shard (one"
+                    + " hash tag: {user42}:a, {user42}:b), and each node numbers its revisions itself. Every node of"
+                    + " a cluster needs the same N (env CASKADE_CLUSTER_SHARDS).")
+    Integer clusterShards;
+
+    @Option(
             names = "--bootstrap-from",
             paramLabel = "URL",
             description = "With --cluster: when the cluster's stream no longer holds what this node needs (away longer"
@@ -263,8 +272,9 @@ final class ServeCommand extends StoreCommand {
         if (bootstrapFrom != null)
             return fail(
                     Main.USAGE, "--bootstrap-from needs --cluster (a single server restores with --restore-if-empty)");
-        if (nodeId != null || whenBusDown != null || clusterRetention != null)
-            return fail(Main.USAGE, "--node-id, --when-bus-down and --cluster-retention need --cluster");
+        if (nodeId != null || whenBusDown != null || clusterRetention != null || clusterShards != null)
+            return fail(
+                    Main.USAGE, "--node-id, --when-bus-down, --cluster-retention and --cluster-shards need --cluster");
         String followPrefix = prefix != null ? prefix : environment.getOrDefault("CASKADE_FOLLOW_PREFIX", "");
         boolean followReadOnly =
                 readOnly != null ? readOnly : "true".equalsIgnoreCase(environment.get("CASKADE_READ_ONLY"));
@@ -340,6 +350,9 @@ final class ServeCommand extends StoreCommand {
             String retention = blankToNull(environment.get("CASKADE_CLUSTER_RETENTION"));
             if (clusterRetention != null) c = c.withRetention(clusterRetention);
             else if (retention != null) c = c.withRetention(Long.parseLong(retention.trim()));
+            String shardsEnv = blankToNull(environment.get("CASKADE_CLUSTER_SHARDS"));
+            if (clusterShards != null) c = c.withShards(clusterShards);
+            else if (shardsEnv != null) c = c.withShards(parseCount("CASKADE_CLUSTER_SHARDS", shardsEnv));
             String from =
                     bootstrapFrom != null ? bootstrapFrom : blankToNull(environment.get("CASKADE_BOOTSTRAP_FROM"));
             if (from != null)
@@ -371,6 +384,14 @@ final class ServeCommand extends StoreCommand {
                         + (c.bootstrap() == null
                                 ? ""
                                 : ", bootstrap from " + c.bootstrap().description()));
+    }
+
+    private static int parseCount(String what, String value) {
+        try {
+            return Integer.parseInt(value.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(what + " must be a whole number, not '" + value + "'");
+        }
     }
 
     /** The client of the primary: credentials from the URL's user info or CASKADE_FOLLOW_TOKEN. */

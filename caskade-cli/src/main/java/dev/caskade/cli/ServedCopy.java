@@ -211,7 +211,9 @@ final class ServedCopy implements LocalReplica.Listener, ClusterNode.Listener, A
                 n.options().whenBusDown().name(),
                 s.queuedWrites(),
                 s.bootstraps(),
-                s.lastError());
+                s.lastError(),
+                s.shards(),
+                s.positions());
     }
 
     /** How the copy is doing: a {@link FollowStatus} or a {@link ClusterStatus}. */

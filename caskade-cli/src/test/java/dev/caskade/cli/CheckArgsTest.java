@@ -52,6 +52,16 @@ class CheckArgsTest {
                 data.toString(),
                 "--cluster",
                 "redis://127.0.0.1:1/c",
+                "--cluster-shards",
+                "16"
+            },
+            {
+                "serve",
+                "--check-args",
+                "--data",
+                data.toString(),
+                "--cluster",
+                "redis://127.0.0.1:1/c",
                 "--bootstrap-from",
                 "s3://bucket/c",
                 "--s3-region",
@@ -96,6 +106,25 @@ class CheckArgsTest {
                 "--s3-region",
                 "eu-west-1");
         assertUsage("Unknown option", "serve", "--check-args", "--no-such-option");
+        assertUsage("need --cluster", "serve", "--check-args", "--cluster-shards", "4");
+        assertUsage(
+                "needs an unsharded cluster",
+                "serve",
+                "--check-args",
+                "--cluster",
+                "redis://b:2/c",
+                "--cluster-shards",
+                "4",
+                "--bootstrap-from",
+                "/tmp/backups/c");
+        assertUsage(
+                "shards must be 1..16384: 0",
+                "serve",
+                "--check-args",
+                "--cluster",
+                "redis://b:2/c",
+                "--cluster-shards",
+                "0");
     }
 
     @Test

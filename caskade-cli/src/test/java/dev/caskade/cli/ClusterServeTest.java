@@ -124,6 +124,62 @@ class ClusterServeTest {
     }
 
     @Test
+    void aShardedClusterServesOverHttpAndRespAndRefusesCrossShardTransactions() throws Exception {
+        List<ServedCopy> sharded = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            ServedCopy n = ServedCopy.cluster(
+                    new Server.Options(dir.resolve("sharded" + i), "127.0.0.1", 0, 0, Durability.NONE, false),
+                    ClusterOptions.parse(redis.url("sharded"))
+                            .withNodeId("s" + i)
+                            .withShards(4),
+                    new PrintWriter(new StringWriter()));
+            open.add(n);
+            sharded.add(n);
+        }
+        ServedCopy a = sharded.get(0);
+        ServedCopy b = sharded.get(1);
+        String k1 = "alpha";
+        String k2 = null;
+        for (int i = 0; k2 == null; i++)
+            if (a.node().shardOf(("beta" + i).getBytes(java.nio.charset.StandardCharsets.UTF_8))
+                    != a.node().shardOf(k1.getBytes(java.nio.charset.StandardCharsets.UTF_8))) k2 = "beta" + i;
+        HttpClient web = HttpClient.newHttpClient();
+        String body = "{\"success\":[{\"op\":\"put\",\"key\":\"" + k1 + "\",\"value\":\"1\"},"
+                + "{\"op\":\"put\",\"key\":\"" + k2 + "\",\"value\":\"2\"}]}";
+        HttpResponse<String> refused = web.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + a.httpPort() + "/v1/txn"))
+                        .POST(HttpRequest.BodyPublishers.ofString(body))
+                        .header("Content-Type", "application/json")
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(refused.statusCode()).as(refused.body()).isEqualTo(400);
+        assertThat(refused.body()).contains("different shards");
+        try (Jedis r = new Jedis("127.0.0.1", a.respPort())) {
+            r.set("{user1}:a", "x");
+            var t = r.multi();
+            t.set("{user1}:b", "y");
+            t.set("{user1}:c", "z");
+            t.exec();
+            var u = r.multi();
+            u.set(k1, "1");
+            u.set(k2, "2");
+            assertThatThrownBy(u::exec).hasMessageContaining("different shards");
+            assertThat(r.info("replication")).contains("caskade_cluster_shards:4", "caskade_cluster_positions:");
+        }
+        await().atMost(WAIT)
+                .untilAsserted(() -> assertThat(http(b).get("{user1}:c"))
+                        .map(Entry::valueString)
+                        .contains("z"));
+        assertThat(http(b).get(k1)).isEmpty();
+        HttpResponse<String> status = web.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + b.httpPort() + "/v1/status"))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(status.body()).contains("\"shards\":4", "\"positions\":[");
+        assertThat(http(a).digest("").sha256()).isEqualTo(http(b).digest("").sha256());
+    }
+
+    @Test
     void compareAndSetThroughDifferentNodesHasExactlyOneWinnerPerRound() throws Exception {
         List<CaskadeClient> clients = nodes.stream().map(this::http).toList();
         try (ExecutorService pool = Executors.newFixedThreadPool(3)) {

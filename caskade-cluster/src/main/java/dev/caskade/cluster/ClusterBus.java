@@ -24,6 +24,7 @@ import redis.clients.jedis.Protocol;
 import redis.clients.jedis.SslOptions;
 import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisException;
+import redis.clients.jedis.exceptions.JedisMovedDataException;
 import redis.clients.jedis.exceptions.JedisNoScriptException;
 
 /**
@@ -33,8 +34,10 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  *
  * <p>Keys for cluster NAME (one hash tag, so that a Redis Cluster keeps them in one slot): {@code caskade:{NAME}:seq}
  * (the last revision), {@code :log} (the stream; entry ID = {@code <revision>-0}), {@code :rev} (key -> {@code
- * "revision:expiresAt"} of each live key), {@code :nodes} (node id -> JSON) and {@code :sent} (node id -> the last
- * queued write it sent, so that a resend after a crash is not applied twice).
+ * "revision:expiresAt"} of each live key), {@code :nodes} (node id -> JSON), {@code :shards} (the number of shards)
+ * and {@code :sent} (node id -> the last queued write it sent, so that a resend after a crash is not applied twice). A
+ * sharded cluster has one such set of stream keys per shard, tagged {@code {NAME:s}}; its registry stays under {@code
+ * {NAME}}.
  */
 final class ClusterBus implements AutoCloseable {
     /** How long one XREAD waits for new entries. */
@@ -45,7 +48,9 @@ final class ClusterBus implements AutoCloseable {
     /*
      * KEYS: seq, log, rev, sent. ARGV: node, payload, retention, floor, token, expects count, (key, revision)...,
      * changes count, (P|D, key, expiresAt)... or one (E, key, revision): an expiry, written only if the key is
-     * still at that revision and its time to live is over by Redis time (one per call: the payload is opaque here,
+     * still at that revision and its time to live is over by Redis time. An expected revision -P (a sharded node,
+     * whose revisions are its own) means "live, at a revision of at most P": a version that node has applied, P being
+     * its position in this stream; for an expiry it means "at most P" (one per call: the payload is opaque here,
      * so it must hold exactly the changes that are written). Every check comes before the first write: a Lua error
      * does not undo earlier writes. Returns {revision, time} when committed; {0, index, actual} when expect #index failed; {-1,
      * seq} when the changes are only deletes of absent keys (nothing written); {-3, seq} when Redis is behind the
@@ -75,13 +80,20 @@ final class ClusterBus implements AutoCloseable {
               if not v then return false end
               local i = string.find(v, ':', 1, true)
               local e = tonumber(string.sub(v, i + 1))
-              return tonumber(string.sub(v, 1, i - 1)) == r and e ~= 0 and e <= now
+              local at = tonumber(string.sub(v, 1, i - 1))
+              if r < 0 then
+                if at > -r then return false end
+              elseif at ~= r then return false end
+              return e ~= 0 and e <= now
             end
             local p = 6
             local ne = tonumber(ARGV[p]); p = p + 1
             for i = 1, ne do
               local actual = live(ARGV[p])
-              if actual ~= tonumber(ARGV[p + 1]) then return {0, i, actual} end
+              local want = tonumber(ARGV[p + 1])
+              if want < 0 then
+                if actual == 0 or actual > -want then return {0, i, actual} end
+              elseif actual ~= want then return {0, i, actual} end
               p = p + 2
             end
             local nc = tonumber(ARGV[p]); p = p + 1
@@ -151,6 +163,7 @@ final class ClusterBus implements AutoCloseable {
     private final byte[] revKey;
     private final byte[] nodesKey;
     private final byte[] sentKey;
+    private final byte[] shardsKey;
     private final byte[] sha;
     /** Idle connections for calls other than the reader's (Jedis 8 deprecates its pool). */
     private final ConcurrentLinkedDeque<Jedis> idle = new ConcurrentLinkedDeque<>();
@@ -158,20 +171,33 @@ final class ClusterBus implements AutoCloseable {
     private final JedisClientConfig config;
     private final JedisClientConfig readerConfig;
     private volatile boolean closed;
-    private final HostAndPort address;
+    /** The node named in the URL; {@link #address} the one that serves this bus's slot (they differ in a Redis Cluster). */
+    private final HostAndPort seed;
+
+    private volatile HostAndPort address;
     final CircuitBreaker breaker;
     private Jedis reader; // only the node's reader thread uses it
 
     ClusterBus(ClusterOptions options) {
+        this(options, options.redis().cluster());
+    }
+
+    /**
+     * The keys of one stream: {@code tag} is the cluster's name, or {@code NAME:s} for shard {@code s} of a sharded
+     * cluster (its own hash tag, so that a Redis Cluster may keep each shard on another node).
+     */
+    ClusterBus(ClusterOptions options, String tag) {
         this.options = options;
-        String prefix = "caskade:{" + options.redis().cluster() + "}:";
+        String prefix = "caskade:{" + tag + "}:";
         seqKey = bytes(prefix + "seq");
         logKey = bytes(prefix + "log");
         revKey = bytes(prefix + "rev");
         nodesKey = bytes(prefix + "nodes");
         sentKey = bytes(prefix + "sent");
+        shardsKey = bytes(prefix + "shards");
         sha = bytes(sha1(SCRIPT));
-        address = new HostAndPort(options.redis().host(), options.redis().port());
+        seed = new HostAndPort(options.redis().host(), options.redis().port());
+        address = seed;
         int timeout = Math.toIntExact(options.redisTimeout().toMillis());
         config = config(options, timeout, timeout);
         readerConfig = config(options, timeout, timeout + BLOCK_MS);
@@ -288,8 +314,14 @@ final class ClusterBus implements AutoCloseable {
         } catch (JedisConnectionException e) {
             breaker.onError(System.nanoTime() - start, TimeUnit.NANOSECONDS, e);
             closeReader();
+            forgetRedirect();
             throw new DownException(
                     "cannot read the stream from Redis " + options.redis() + ": " + e.getMessage(), true, e);
+        } catch (JedisMovedDataException e) {
+            breaker.onSuccess(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+            closeReader();
+            redirect(e.getTargetNode());
+            return List.of(); // the caller reads again, from the slot's node
         } catch (RuntimeException e) {
             breaker.onSuccess(System.nanoTime() - start, TimeUnit.NANOSECONDS); // Redis answered
             closeReader();
@@ -349,6 +381,21 @@ final class ClusterBus implements AutoCloseable {
         });
     }
 
+    /**
+     * Records {@code n} as the cluster's number of shards unless a number is recorded already ({@code SET NX}), and
+     * returns the recorded one. On the registry's bus (the cluster's own hash tag).
+     */
+    int agreeShards(int n) {
+        return call("shards", j -> {
+            j.set(
+                    shardsKey,
+                    bytes(Integer.toString(n)),
+                    redis.clients.jedis.params.SetParams.setParams().nx());
+            byte[] v = j.get(shardsKey);
+            return v == null ? n : Integer.parseInt(string(v));
+        });
+    }
+
     void register(String node, String json) {
         call("register", j -> j.hset(nodesKey, bytes(node), bytes(json)));
     }
@@ -371,7 +418,32 @@ final class ClusterBus implements AutoCloseable {
         };
     }
 
+    /**
+     * Runs {@code f} on a connection to the node serving this bus's slot. A Redis Cluster answers {@code MOVED} when
+     * the slot lives elsewhere (at first, or after a failover or resharding): the call follows it.
+     */
     private <T> T call(String what, Function<Jedis, T> f) {
+        for (int attempt = 0; ; attempt++) {
+            try {
+                return callOnce(what, f);
+            } catch (JedisMovedDataException e) {
+                if (attempt >= 3) throw e;
+                redirect(e.getTargetNode());
+            }
+        }
+    }
+
+    private void redirect(HostAndPort to) {
+        address = to;
+        for (Jedis k = idle.pollFirst(); k != null; k = idle.pollFirst()) quietly(k);
+    }
+
+    /** After a connection failure: start again from the URL's node, which redirects to the slot's current one. */
+    private void forgetRedirect() {
+        if (!address.equals(seed)) redirect(seed);
+    }
+
+    private <T> T callOnce(String what, Function<Jedis, T> f) {
         if (!breaker.tryAcquirePermission())
             throw new DownException(
                     "Redis " + options.redis() + " is unreachable: its circuit breaker is open after repeated failures",
@@ -387,6 +459,7 @@ final class ClusterBus implements AutoCloseable {
             }
         } catch (JedisException e) {
             breaker.onError(System.nanoTime() - start, TimeUnit.NANOSECONDS, new JedisConnectionException(e));
+            forgetRedirect();
             throw new DownException(
                     "cannot connect to Redis " + options.redis() + " (" + what + "): " + e.getMessage(), false, e);
         }
@@ -396,6 +469,7 @@ final class ClusterBus implements AutoCloseable {
             return t;
         } catch (JedisConnectionException e) {
             breaker.onError(System.nanoTime() - start, TimeUnit.NANOSECONDS, e);
+            forgetRedirect();
             throw new DownException(
                     "Redis " + options.redis() + " failed during " + what + ": " + e.getMessage(), true, e);
         } catch (RuntimeException e) {
@@ -407,7 +481,9 @@ final class ClusterBus implements AutoCloseable {
     }
 
     private void release(Jedis j) {
-        if (j.isBroken() || closed || idle.size() >= 32) quietly(j);
+        // a connection opened before a redirect still points at the old node
+        boolean elsewhere = !address.equals(j.getConnection().getHostAndPort());
+        if (j.isBroken() || closed || elsewhere || idle.size() >= 32) quietly(j);
         else idle.addFirst(j);
         if (closed) for (Jedis k = idle.pollFirst(); k != null; k = idle.pollFirst()) quietly(k);
     }

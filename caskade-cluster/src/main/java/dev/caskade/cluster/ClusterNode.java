@@ -7,6 +7,7 @@ import dev.caskade.Change;
 import dev.caskade.Durability;
 import dev.caskade.Entry;
 import dev.caskade.Loader;
+import dev.caskade.Pin;
 import dev.caskade.UnavailableException;
 import dev.caskade.Upstream;
 import dev.caskade.WatchEvent;
@@ -32,9 +33,11 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import redis.clients.jedis.util.JedisClusterCRC16;
 
 /**
  * One node of a cluster: a {@code caskade-core} store of its own ({@code DIR/store}) kept in the cluster's one global
@@ -89,6 +92,8 @@ public final class ClusterNode implements AutoCloseable {
      * @param queuedWrites writes waiting in the durable queue for Redis
      * @param bootstraps how many times a peer's snapshot or the bootstrap source's store replaced the store
      * @param lastError the last failure (reading, sending, bootstrapping), or null once things work again
+     * @param shards how many streams the cluster's keys are spread over
+     * @param positions per shard, the last stream revision applied here (with one shard: {@code revision})
      */
     public record Status(
             String nodeId,
@@ -101,18 +106,41 @@ public final class ClusterNode implements AutoCloseable {
             String breaker,
             long queuedWrites,
             long bootstraps,
-            String lastError) {}
+            String lastError,
+            int shards,
+            List<Long> positions) {}
 
     private final Path dir;
     private final ClusterOptions options;
     private final CaskadeOptions storeOptions;
     private final String nodeId;
+    /** The node registry; with one shard also the one stream. */
     private final ClusterBus bus;
+    /** With more than one shard: the streams, by shard; else just {@link #bus}. */
+    private final ClusterBus[] streams;
+
+    private final int shards;
+    /**
+     * Sharded: per shard, the last stream revision applied; written under {@link #applyLock}, read without it (a
+     * waiter must not take {@link #applyLock} while it holds {@link #applied}).
+     */
+    private final AtomicLongArray positions;
+    /** Sharded: the node's revision of recently applied stream entries, by shard and stream revision. */
+    private final long[][] localOf;
+    /** Sharded: each stream's head as last seen. */
+    private final long[] heads;
+    /** Sharded: holds the store's history after the last checkpoint. */
+    private volatile Pin pin;
+    /** Whether Redis agrees on the number of shards: null until asked, then the answer. */
+    private volatile String shardsRefused;
+
+    private volatile boolean shardsChecked;
+    private final Object applyLock = new Object();
     private final WriteQueue queue;
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
     private final Object applied = new Object();
     private final Object wake = new Object();
-    private final Thread reader;
+    private final Thread[] readers;
     private final Thread heartbeat;
     private final Thread sender;
     private volatile Caskade db;
@@ -148,18 +176,35 @@ public final class ClusterNode implements AutoCloseable {
             throw new UncheckedIOException("cannot prepare cluster node directory " + dir + ": " + e.getMessage(), e);
         }
         this.nodeId = options.nodeId() != null ? options.nodeId() : savedNodeId(dir);
+        this.shards = options.shards();
+        this.positions = new AtomicLongArray(shards);
+        this.heads = new long[shards];
+        this.localOf = shards == 1 ? null : new long[shards][RING];
         this.db = Caskade.open(dir.resolve("store"), this.storeOptions);
         this.revision = db.revision();
         this.streamHead = revision;
         try {
+            loadPositions();
             this.queue = new WriteQueue(dir.resolve("queue"));
             this.bus = new ClusterBus(options);
+            this.streams = new ClusterBus[shards];
+            if (shards == 1) streams[0] = bus;
+            else for (int i = 0; i < shards; i++) streams[i] = new ClusterBus(options, shardTag(options, i));
         } catch (RuntimeException e) {
             db.close();
             throw e;
         }
-        this.reader =
-                Thread.ofPlatform().name("caskade-cluster-reader").daemon().unstarted(this::read);
+        this.readers = new Thread[shards];
+        for (int i = 0; i < shards; i++) {
+            int shard = i;
+            readers[i] = Thread.ofPlatform()
+                    .name("caskade-cluster-reader" + (shards == 1 ? "" : "-" + i))
+                    .daemon()
+                    .unstarted(() -> {
+                        if (shards == 1) read();
+                        else readShard(shard);
+                    });
+        }
         this.heartbeat =
                 Thread.ofPlatform().name("caskade-cluster-heartbeat").daemon().unstarted(this::beat);
         this.sender =
@@ -182,7 +227,7 @@ public final class ClusterNode implements AutoCloseable {
      */
     public static ClusterNode open(Path dir, ClusterOptions options, CaskadeOptions storeOptions, Listener listener) {
         ClusterNode n = new ClusterNode(dir, options, storeOptions, listener);
-        n.reader.start();
+        for (Thread t : n.readers) t.start();
         n.heartbeat.start();
         n.sender.start();
         return n;
@@ -247,8 +292,34 @@ public final class ClusterNode implements AutoCloseable {
     }
 
     public Status status() {
-        long rev = revision;
-        long head = Math.max(streamHead, rev);
+        long rev;
+        long head;
+        List<Long> at;
+        if (shards == 1) {
+            rev = revision;
+            head = Math.max(streamHead, rev);
+            at = List.of(rev);
+        } else {
+            synchronized (applyLock) {
+                rev = revision;
+                long lag = 0;
+                Long[] p = new Long[shards];
+                for (int i = 0; i < shards; i++) {
+                    p[i] = positions.get(i);
+                    lag += Math.max(0, heads[i] - positions.get(i));
+                }
+                head = rev + lag;
+                at = List.of(p);
+            }
+        }
+        String breaker = "CLOSED";
+        for (ClusterBus b : streams) {
+            String st = b.breakerState();
+            if (!st.equals("CLOSED")) breaker = st;
+            if (st.equals("OPEN")) break;
+        }
+        if (shards > 1 && !bus.breakerState().equals("CLOSED") && breaker.equals("CLOSED"))
+            breaker = bus.breakerState();
         return new Status(
                 nodeId,
                 options.redis().cluster(),
@@ -257,10 +328,151 @@ public final class ClusterNode implements AutoCloseable {
                 rev,
                 head,
                 head - rev,
-                bus.breakerState(),
+                breaker,
                 queue.size(),
                 bootstraps,
-                lastError);
+                shardsRefused != null ? shardsRefused : lastError,
+                shards,
+                at);
+    }
+
+    /** Per shard, the last stream revision applied here (with one shard: the node's revision). */
+    public long[] positions() {
+        if (shards == 1) return new long[] {revision};
+        long[] out = new long[shards];
+        for (int i = 0; i < shards; i++) out[i] = positions.get(i);
+        return out;
+    }
+
+    /** Waits until this node has applied, in every shard, at least the stream revision {@code target} gives. */
+    public boolean awaitPositions(long[] target, Duration timeout) throws InterruptedException {
+        if (target.length != shards)
+            throw new IllegalArgumentException("expected " + shards + " positions, got " + target.length);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (applied) {
+            while (true) {
+                long[] now = positions();
+                boolean there = true;
+                for (int i = 0; i < shards; i++) there &= now[i] >= target[i];
+                if (there) return true;
+                long left = deadline - System.nanoTime();
+                if (left <= 0 || closed) return false;
+                TimeUnit.NANOSECONDS.timedWait(applied, Math.min(left, 50_000_000L));
+            }
+        }
+    }
+
+    /** How many streams the cluster's keys are spread over. */
+    public int shards() {
+        return shards;
+    }
+
+    /**
+     * The shard of {@code key}: its Redis Cluster hash slot (CRC16 of the key, or of its first non-empty {@code
+     * {...}} hash tag, modulo 16384) modulo the number of shards. Keys with one hash tag share a shard.
+     */
+    public int shardOf(byte[] key) {
+        return shards == 1 ? 0 : JedisClusterCRC16.getSlot(key) % shards;
+    }
+
+    private static final int RING = 1 << 16;
+
+    static String shardTag(ClusterOptions o, int shard) {
+        return o.redis().cluster() + ":" + shard;
+    }
+
+    /** The one shard of a commit's keys; a commit across shards is refused before anything is sent. */
+    private int shardOf(List<Change> changes, List<Batch.Expect> expects) {
+        if (shards == 1) return 0;
+        byte[] first = changes.isEmpty()
+                ? expects.getFirst().key()
+                : changes.getFirst().key();
+        int s = shardOf(first);
+        List<byte[]> keys = new ArrayList<>(changes.size() + expects.size());
+        for (Change c : changes) keys.add(c.key());
+        for (Batch.Expect e : expects) keys.add(e.key());
+        for (byte[] k : keys) {
+            int t = shardOf(k);
+            if (t != s)
+                throw new IllegalArgumentException("keys " + show(first) + " and " + show(k)
+                        + " are in different shards (" + s + " and " + t + ") of cluster "
+                        + options.redis().cluster() + ", which has " + shards
+                        + ": a transaction's keys must share a shard, e.g. by one hash tag ({user42}:a and"
+                        + " {user42}:b); nothing was written");
+        }
+        return s;
+    }
+
+    private static String show(byte[] key) {
+        String k = new String(key, StandardCharsets.UTF_8);
+        return "'" + (k.length() > 64 ? k.substring(0, 64) + "..." : k) + "'";
+    }
+
+    /**
+     * Restores the shard positions at the store's revision from {@code DIR/positions} (see {@link Checkpoint}); with
+     * one shard there must be none.
+     */
+    private void loadPositions() {
+        Checkpoint c = Checkpoint.read(dir);
+        if (shards == 1) {
+            if (c != null)
+                throw new IllegalStateException(dir + " belongs to a node of a cluster with " + c.positions().length
+                        + " shards (see " + dir.resolve(Checkpoint.FILE) + "), but this node has 1: start it with "
+                        + c.positions().length + " shards, or give another directory");
+            return;
+        }
+        if (c == null) {
+            if (db.revision() > 0)
+                throw new IllegalStateException(dir.resolve("store") + " is at revision " + db.revision()
+                        + " but has no shard positions (" + dir.resolve(Checkpoint.FILE) + "): it is not a node of a"
+                        + " sharded cluster; give an empty directory");
+            c = Checkpoint.empty(shards);
+        }
+        if (c.positions().length != shards)
+            throw new IllegalStateException(dir + " belongs to a node of a cluster with " + c.positions().length
+                    + " shards, but this node has " + shards + ": give another directory");
+        pin = Pin.open(dir.resolve("store"), Checkpoint.PIN);
+        c = c.advance(db, this::shardOf);
+        // every revision of a sharded node is one stream entry applied, so they add up (a peer's snapshot too)
+        long sum = 0;
+        for (long p : c.positions()) sum += p;
+        if (sum != c.revision())
+            throw new IllegalStateException("shard positions " + c + " in " + dir.resolve(Checkpoint.FILE)
+                    + " do not add up to the store's revision: give the node an empty directory");
+        for (int i = 0; i < shards; i++) positions.set(i, c.positions()[i]);
+        c.write(dir);
+        pin.moveTo(c.revision());
+    }
+
+    /** Saves the shard positions at the node's revision, and lets merge compact the history before it. */
+    private void checkpoint() {
+        if (shards == 1) return;
+        Checkpoint c;
+        synchronized (applyLock) {
+            c = new Checkpoint(revision, positions());
+        }
+        c.write(dir);
+        Pin p = pin;
+        if (p != null) p.moveTo(c.revision());
+    }
+
+    /**
+     * Whether Redis agrees on the cluster's number of shards (the first node to ask records it). A node started with
+     * another number reads nothing and writes nothing.
+     */
+    private boolean shardsAgreed() {
+        if (shardsChecked) return shardsRefused == null;
+        synchronized (this) {
+            if (shardsChecked) return shardsRefused == null;
+            int agreed = bus.agreeShards(shards);
+            if (agreed != shards) {
+                shardsRefused = "cluster " + options.redis() + " has " + agreed + " shards, but this node was started"
+                        + " with " + shards + ": it neither reads nor writes; restart it with " + agreed;
+                LOG.error("cluster node {}: {}", nodeId, shardsRefused);
+            }
+            shardsChecked = true;
+            return shardsRefused == null;
+        }
     }
 
     // ---- writes
@@ -268,6 +480,8 @@ public final class ClusterNode implements AutoCloseable {
     /** The store's {@link Upstream}: every write of {@link #store()} comes here. */
     private long commit(List<Change> changes, List<Batch.Expect> expects) {
         if (closed) throw new IllegalStateException("cluster node is closed: " + dir);
+        if (shardsRefused != null) throw new UnavailableException(shardsRefused + "; nothing was written");
+        if (shards > 1) return commitSharded(changes, expects);
         boolean plain = expects.isEmpty();
         boolean queueing = options.whenBusDown() == ClusterOptions.WhenBusDown.QUEUE;
         if (queueing && plain && queue.size() > 0) return enqueue(changes); // behind the writes queued before
@@ -307,10 +521,101 @@ public final class ClusterNode implements AutoCloseable {
      */
     private void expire(List<Batch.Expect> versions) {
         for (Batch.Expect v : versions) {
-            if (closed || !"live".equals(state)) return;
-            if (bus.expire(nodeId, v.key(), v.revision(), revision) instanceof ClusterBus.Outcome.Behind b) {
+            if (closed || !"live".equals(state) || shardsRefused != null) return;
+            ClusterBus.Outcome o;
+            if (shards == 1) {
+                o = bus.expire(nodeId, v.key(), v.revision(), revision);
+            } else {
+                // "a version this node has applied" (see commitSharded): if a newer one was applied meanwhile, it is
+                // expired only if it too is past its time
+                int s = shardOf(v.key());
+                long floor;
+                synchronized (applyLock) {
+                    floor = positions.get(s);
+                }
+                if (floor == 0) continue;
+                o = streams[s].expire(nodeId, v.key(), -floor, floor);
+            }
+            if (o instanceof ClusterBus.Outcome.Behind b) {
                 behind(b.seq());
                 return;
+            }
+        }
+    }
+
+    /**
+     * A write in a sharded cluster. The node's revisions are its own, so a precondition is checked here first (the
+     * caller's revision against this node's current version) and then in Redis as "a version this node has applied":
+     * the key's stream revision at most this node's position in its shard. Both hold only if the caller saw the
+     * key's newest version.
+     */
+    private long commitSharded(List<Change> changes, List<Batch.Expect> expects) {
+        int s = shardOf(changes, expects);
+        boolean plain = expects.isEmpty();
+        boolean queueing = options.whenBusDown() == ClusterOptions.WhenBusDown.QUEUE;
+        if (queueing && plain && queue.size() > 0) return enqueue(changes);
+        if (!plain && queue.size() > 0) awaitQueueDrained();
+        List<Batch.Expect> bounded = new ArrayList<>(expects.size());
+        long floor;
+        synchronized (applyLock) {
+            floor = positions.get(s);
+            Caskade d = db;
+            if (swapping || d == null)
+                throw new UnavailableException("cluster node " + nodeId + " is loading a peer's snapshot; nothing was"
+                        + " written, try again");
+            for (Batch.Expect e : expects) {
+                long here = d.get(e.key()).map(Entry::revision).orElse(0L);
+                if (here != e.revision()) return 0;
+                bounded.add(new Batch.Expect(e.key(), e.revision() == 0 ? 0 : -floor));
+            }
+        }
+        ClusterBus.Outcome o;
+        try {
+            o = streams[s].commit(nodeId, changes, bounded, floor, 0);
+        } catch (ClusterBus.DownException e) {
+            if (queueing && plain && !e.sent) return enqueue(changes);
+            throw new UnavailableException(
+                    (e.sent
+                                    ? "the write may or may not have been committed (Redis failed while it ran): "
+                                    : "nothing was written: ")
+                            + e.getMessage()
+                            + (plain ? "" : " (writes with preconditions are never queued)"),
+                    e);
+        }
+        return switch (o) {
+            case ClusterBus.Outcome.Committed c -> awaitShard(s, c.revision());
+            case ClusterBus.Outcome.Failed f -> 0;
+            case ClusterBus.Outcome.Unchanged u -> {
+                if (changes.size() == 1) yield 0;
+                awaitShard(s, u.seq());
+                yield revision;
+            }
+            case ClusterBus.Outcome.Behind b -> throw behind(b.seq());
+        };
+    }
+
+    /** Waits until shard {@code s} is applied up to {@code streamRevision}; returns the node's revision of it. */
+    private long awaitShard(int s, long streamRevision) {
+        long deadline = System.nanoTime() + options.writeTimeout().toNanos();
+        synchronized (applied) {
+            while (true) {
+                long at = positions.get(s); // a volatile read: localOf was written before it
+                if (at >= streamRevision) {
+                    if (streamRevision == 0) return revision;
+                    return at - streamRevision < RING ? localOf[s][(int) (streamRevision & (RING - 1))] : revision;
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0 || closed)
+                    throw new UnavailableException("committed as revision " + streamRevision + " of shard " + s
+                            + " in " + options.redis() + ", but not applied on node " + nodeId + " within "
+                            + options.writeTimeout() + " (node " + status().state() + ")");
+                try {
+                    TimeUnit.NANOSECONDS.timedWait(applied, Math.min(left, 50_000_000L));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new UnavailableException("committed as revision " + streamRevision + " of shard " + s
+                            + ", interrupted while waiting to apply it");
+                }
             }
         }
     }
@@ -381,7 +686,17 @@ public final class ClusterNode implements AutoCloseable {
                 continue;
             }
             try {
-                ClusterBus.Outcome o = bus.commit(nodeId, item.changes(), List.of(), revision, item.token());
+                ClusterBus.Outcome o;
+                if (shards == 1) {
+                    o = bus.commit(nodeId, item.changes(), List.of(), revision, item.token());
+                } else {
+                    int s = shardOf(item.changes(), List.of());
+                    long floor;
+                    synchronized (applyLock) {
+                        floor = positions.get(s);
+                    }
+                    o = streams[s].commit(nodeId, item.changes(), List.of(), floor, item.token());
+                }
                 if (o instanceof ClusterBus.Outcome.Behind b) {
                     behind(b.seq());
                     pause(1000);
@@ -409,6 +724,10 @@ public final class ClusterNode implements AutoCloseable {
         long backoff = 50;
         while (!closed) {
             try {
+                if (!shardsAgreed()) {
+                    pause(2000);
+                    continue;
+                }
                 List<ClusterBus.Entry> entries = bus.read(revision);
                 if (!entries.isEmpty() && entries.get(0).revision() != revision + 1) {
                     rebootstrap(entries.get(0).revision());
@@ -450,6 +769,219 @@ public final class ClusterNode implements AutoCloseable {
         for (Listener l : listeners) l.commit(c);
         synchronized (applied) {
             applied.notifyAll();
+        }
+    }
+
+    private final java.util.Set<Integer> downShards = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** The reader of shard {@code s}'s stream, in a sharded cluster. */
+    private void readShard(int s) {
+        ClusterBus b = streams[s];
+        long backoff = 50;
+        while (!closed) {
+            try {
+                if (!shardsAgreed()) {
+                    pause(2000);
+                    continue;
+                }
+                long from;
+                synchronized (applyLock) {
+                    from = positions.get(s);
+                }
+                List<ClusterBus.Entry> entries = b.read(from);
+                if (!entries.isEmpty() && entries.get(0).revision() != from + 1) {
+                    trimmedPast(s, from, entries.get(0).revision());
+                    continue;
+                }
+                boolean stale = false;
+                for (ClusterBus.Entry e : entries) {
+                    if (!applyShard(s, e)) {
+                        stale = true;
+                        break;
+                    }
+                }
+                if (stale) {
+                    pause(20); // the store is being swapped, or was: read again from the new positions
+                    continue;
+                }
+                downShards.remove(s);
+                if (downShards.isEmpty() && !"live".equals(state) && !"stalled".equals(state)) {
+                    state = "live";
+                    lastError = null;
+                }
+                backoff = 50;
+            } catch (ClusterBus.DownException e) {
+                if (closed) break;
+                if (downShards.add(s))
+                    LOG.warn(
+                            "cluster node {}: lost Redis for shard {}: {}; serving reads from the local store",
+                            nodeId,
+                            s,
+                            e.getMessage());
+                state = "reconnecting";
+                lastError = e.getMessage();
+                pause(backoff);
+                backoff = Math.min(backoff * 2, 1000);
+            } catch (RuntimeException e) {
+                if (closed) break;
+                LOG.error("cluster node {}: stream reader of shard {} failed at revision {}", nodeId, s, revision, e);
+                lastError = e.toString();
+                pause(1000);
+            }
+        }
+        b.closeReaderConnection();
+    }
+
+    /** Applies a shard's stream entry under the node's next revision; listeners hear of it in revision order. */
+    private boolean applyShard(int s, ClusterBus.Entry e) {
+        synchronized (applyLock) {
+            // entries read before the store was replaced by a snapshot belong to the old positions: read again
+            if (swapping || e.revision() != positions.get(s) + 1) return false;
+            long local = revision + 1;
+            db.apply(local, e.time(), e.changes());
+            localOf[s][(int) (e.revision() & (RING - 1))] = local;
+            revision = local; // before the position: a writer that sees the position finds its revision
+            positions.set(s, e.revision());
+            if (e.revision() > heads[s]) heads[s] = e.revision();
+            WatchEvent.Commit c = new WatchEvent.Commit(local, e.time(), e.changes());
+            for (Listener l : listeners) l.commit(c);
+        }
+        synchronized (applied) {
+            applied.notifyAll();
+        }
+        return true;
+    }
+
+    private final Object bootstrapLock = new Object();
+    /** Sharded: set while the store is swapped; readers apply nothing meanwhile. */
+    private boolean swapping;
+
+    /**
+     * Shard {@code s}'s stream no longer holds what follows this node's position {@code at} in it (it starts at
+     * {@code first}): load a peer's snapshot together with the peer's positions at it, swap both in, and resume every
+     * shard from there. With no peer able to help, the node keeps serving reads (state {@code stalled}) and tries
+     * again.
+     */
+    private void trimmedPast(int s, long at, long first) {
+        synchronized (bootstrapLock) {
+            if (positions.get(s) + 1 >= first || closed) return; // another reader's bootstrap caught up meanwhile
+            state = "bootstrapping";
+            LOG.warn(
+                    "cluster node {} at revision {} of shard {}: that stream starts at {} (trimmed past this node);"
+                            + " loading a peer's snapshot",
+                    nodeId,
+                    at,
+                    s,
+                    first);
+            List<Peer> peers = new ArrayList<>();
+            for (Map.Entry<String, String> e : bus.nodes().entrySet()) {
+                if (e.getKey().equals(nodeId)) continue;
+                Peer p = Peer.parse(e.getKey(), e.getValue());
+                if (p != null && p.http() != null) peers.add(p);
+            }
+            peers.sort(Comparator.comparingLong(Peer::revision).reversed());
+            List<String> failures = new ArrayList<>();
+            for (Peer p : peers) {
+                if (closed) return;
+                try {
+                    loadSharded(p);
+                    state = "live";
+                    lastError = null;
+                    return;
+                } catch (Exception e) {
+                    failures.add(p.id() + " (" + p.http() + "): " + (e.getMessage() == null ? e : e.getMessage()));
+                }
+            }
+            String m = "cluster node " + nodeId + " is at revision " + at + " of shard " + s + ", but that stream"
+                    + " now starts at " + first + " (retention " + options.retention() + ") and "
+                    + (peers.isEmpty()
+                            ? "no peer has registered an HTTP URL"
+                            : "no peer could give a snapshot with its positions: " + failures)
+                    + "; serving reads, retrying";
+            LOG.error(m);
+            lastError = m;
+            state = "stalled";
+        }
+        pause(2000);
+    }
+
+    /**
+     * A peer's snapshot and the positions that go with it: the peer registers its positions at one of its revisions
+     * (read here before the snapshot, which is taken later); the peer's commits between that revision and the
+     * snapshot's, counted per shard, bring them to the snapshot.
+     */
+    private void loadSharded(Peer listed) throws Exception {
+        Peer reg = Peer.parse(listed.id(), bus.nodes().get(listed.id()));
+        if (reg == null || reg.http() == null || reg.positions() == null || reg.positions().length != shards)
+            throw new IllegalStateException("it has not registered its positions in " + shards + " shards");
+        long snap = fetch(reg, reg.revision());
+        long[] at = reg.positions().clone();
+        try {
+            if (snap > reg.revision()) countCommits(reg, reg.revision(), snap, at);
+            for (int i = 0; i < shards; i++) {
+                long first = streams[i].first();
+                if (first > at[i] + 1)
+                    throw new IllegalStateException("its snapshot is at revision " + at[i] + " of shard " + i
+                            + ", before that stream's start " + first);
+            }
+        } catch (Exception e) {
+            deleteTree(dir.resolve("store.new"));
+            throw e;
+        }
+        synchronized (applyLock) {
+            swapping = true;
+        }
+        try {
+            swapIn(snap, () -> {
+                synchronized (applyLock) {
+                    for (long[] ring : localOf) java.util.Arrays.fill(ring, 0);
+                    new Checkpoint(revision, at).write(dir);
+                    pin = Pin.open(dir.resolve("store"), Checkpoint.PIN);
+                    pin.moveTo(revision);
+                    for (int i = 0; i < shards; i++) positions.set(i, at[i]);
+                }
+            });
+        } finally {
+            synchronized (applyLock) {
+                swapping = false;
+            }
+        }
+        LOG.info(
+                "cluster node {}: loaded {}''s snapshot at its revision {}, positions {}",
+                nodeId,
+                reg.id(),
+                snap,
+                java.util.Arrays.toString(at));
+    }
+
+    /** Adds to {@code at}, per shard, the peer's commits after {@code from} up to {@code to}. */
+    private void countCommits(Peer peer, long from, long to, long[] at) throws Exception {
+        LinkedBlockingQueue<RemoteEvent> events = new LinkedBlockingQueue<>();
+        try (CaskadeClient client = peerClient(peer)) {
+            RemoteWatch w = client.watch("", from, false, events::add);
+            try {
+                long seen = from;
+                while (seen < to) {
+                    RemoteEvent e = events.poll(30, TimeUnit.SECONDS);
+                    if (e == null || closed)
+                        throw new IllegalStateException("its history after revision " + from + " stalled at " + seen);
+                    switch (e) {
+                        case RemoteEvent.Commit c -> {
+                            long r = c.commit().revision();
+                            if (r <= to)
+                                at[shardOf(c.commit().changes().getFirst().key())]++;
+                            seen = r;
+                        }
+                        case RemoteEvent.Ended end ->
+                            throw new IllegalStateException(
+                                    "its history after revision " + from + " ended at " + seen,
+                                    end.cause() == null ? null : end.cause());
+                        default -> {}
+                    }
+                }
+            } finally {
+                w.close();
+            }
         }
     }
 
@@ -541,15 +1073,26 @@ public final class ClusterNode implements AutoCloseable {
     }
 
     private void load(Peer peer, long atLeast) throws Exception {
+        long rev = fetch(peer, atLeast);
+        swapIn(rev);
+        LOG.info("cluster node {}: loaded {}''s snapshot at revision {}", nodeId, peer.id(), rev);
+    }
+
+    private static CaskadeClient peerClient(Peer peer) {
+        return CaskadeClient.connect(
+                URI.create(peer.http()),
+                ClientOptions.defaults()
+                        .withConnectTimeout(Duration.ofSeconds(5))
+                        .withRequestTimeout(Duration.ofSeconds(30)));
+    }
+
+    /** Loads a peer's snapshot at {@code atLeast} or later into {@code DIR/store.new}; returns its revision. */
+    private long fetch(Peer peer, long atLeast) throws Exception {
         LinkedBlockingQueue<RemoteEvent> events = new LinkedBlockingQueue<>();
         Path fresh = dir.resolve("store.new");
         deleteTree(fresh);
         Loader loader = null;
-        try (CaskadeClient client = CaskadeClient.connect(
-                URI.create(peer.http()),
-                ClientOptions.defaults()
-                        .withConnectTimeout(Duration.ofSeconds(5))
-                        .withRequestTimeout(Duration.ofSeconds(30)))) {
+        try (CaskadeClient client = peerClient(peer)) {
             RemoteWatch w = client.watch("", 0, true, events::add);
             try {
                 long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
@@ -570,13 +1113,7 @@ public final class ClusterNode implements AutoCloseable {
                                 loader.finish();
                                 loader.close();
                                 loader = null;
-                                swapIn(s.revision());
-                                LOG.info(
-                                        "cluster node {}: loaded {}''s snapshot at revision {}",
-                                        nodeId,
-                                        peer.id(),
-                                        s.revision());
-                                return;
+                                return s.revision();
                             }
                         }
                         case RemoteEvent.Commit c -> {} // the stream brings them
@@ -595,6 +1132,11 @@ public final class ClusterNode implements AutoCloseable {
     }
 
     private void swapIn(long rev) throws IOException {
+        swapIn(rev, () -> {});
+    }
+
+    /** Swaps the loaded store in; {@code install} runs once it is open, before the listeners hear of it. */
+    private void swapIn(long rev, Runnable install) throws IOException {
         Caskade old = db;
         for (Listener l : listeners) l.beforeReset(rev);
         db = null;
@@ -607,6 +1149,7 @@ public final class ClusterNode implements AutoCloseable {
         deleteTree(gone);
         db = Caskade.open(store, storeOptions);
         revision = db.revision();
+        install.run();
         bootstraps++;
         for (Listener l : listeners) l.reset(rev);
         synchronized (applied) {
@@ -619,6 +1162,11 @@ public final class ClusterNode implements AutoCloseable {
     /** Registers this node (URL, revision) every second and notes the stream's head. */
     private void beat() {
         while (!closed) {
+            if (shards > 1) {
+                beatSharded();
+                pause(HEARTBEAT.toMillis());
+                continue;
+            }
             try {
                 long rev = revision; // before the head: a commit applied in between is not a loss
                 bus.register(nodeId, registration(httpUrl, rev, System.currentTimeMillis()));
@@ -638,9 +1186,58 @@ public final class ClusterNode implements AutoCloseable {
         }
     }
 
+    private void beatSharded() {
+        try {
+            checkpoint();
+        } catch (RuntimeException e) {
+            LOG.error("cluster node {}: cannot save its shard positions: {}", nodeId, e.getMessage());
+            lastError = e.getMessage();
+        }
+        try {
+            long rev;
+            long[] at;
+            synchronized (applyLock) {
+                rev = revision;
+                at = positions();
+            }
+            bus.register(nodeId, registration(httpUrl, rev, System.currentTimeMillis(), at));
+            for (int i = 0; i < shards; i++) {
+                long head = streams[i].head();
+                synchronized (applyLock) {
+                    if (head > heads[i]) heads[i] = head;
+                }
+                if (head < at[i] && !behindWarned) {
+                    behindWarned = true;
+                    String m = "Redis " + options.redis() + " is at revision " + head + " of shard " + i
+                            + ", behind this node (" + at[i] + "): it lost acknowledged commits";
+                    LOG.error("cluster node {}: {}", nodeId, m);
+                    lastError = m;
+                }
+            }
+        } catch (RuntimeException e) {
+            // the readers report Redis being down
+        }
+    }
+
     static String registration(String http, long revision, long seenAt) {
-        return "{\"http\":" + (http == null ? "null" : quote(http)) + ",\"revision\":" + revision + ",\"seenAt\":"
-                + seenAt + "}";
+        return registration(http, revision, seenAt, null);
+    }
+
+    /** With {@code positions} (a sharded node): where it stood in each shard at {@code revision}. */
+    static String registration(String http, long revision, long seenAt, long[] positions) {
+        StringBuilder b = new StringBuilder("{\"http\":")
+                .append(http == null ? "null" : quote(http))
+                .append(",\"revision\":")
+                .append(revision)
+                .append(",\"seenAt\":")
+                .append(seenAt);
+        if (positions != null) {
+            b.append(",\"positions\":[");
+            for (int i = 0; i < positions.length; i++)
+                b.append(i == 0 ? "" : ",").append(positions[i]);
+            b.append(']');
+        }
+        return b.append('}').toString();
     }
 
     private static String quote(String s) {
@@ -702,7 +1299,10 @@ public final class ClusterNode implements AutoCloseable {
         synchronized (applied) {
             applied.notifyAll();
         }
-        for (Thread t : List.of(reader, heartbeat, sender)) {
+        List<Thread> threads = new ArrayList<>(List.of(readers));
+        threads.add(heartbeat);
+        threads.add(sender);
+        for (Thread t : threads) {
             try {
                 t.join(options.redisTimeout().toMillis() + ClusterBus.BLOCK_MS + 1000);
             } catch (InterruptedException e) {
@@ -714,6 +1314,12 @@ public final class ClusterNode implements AutoCloseable {
         } catch (RuntimeException e) {
             // Redis is down: peers find the stale URL unreachable and try the next
         }
+        try {
+            checkpoint(); // the next open needs no replay
+        } catch (RuntimeException e) {
+            LOG.warn("cluster node {}: cannot save its shard positions on close: {}", nodeId, e.getMessage());
+        }
+        for (ClusterBus b : streams) if (b != bus) b.close();
         bus.close();
         Caskade d = db;
         db = null;
@@ -721,13 +1327,15 @@ public final class ClusterNode implements AutoCloseable {
     }
 
     /** A peer as registered in Redis. */
-    record Peer(String id, String http, long revision, long seenAt) {
+    record Peer(String id, String http, long revision, long seenAt, long[] positions) {
         static Peer parse(String id, String json) {
+            if (json == null) return null;
             try (tools.jackson.core.JsonParser p = new tools.jackson.core.json.JsonFactory()
                     .createParser(tools.jackson.core.ObjectReadContext.empty(), json)) {
                 String http = null;
                 long revision = 0;
                 long seenAt = 0;
+                long[] positions = null;
                 if (p.nextToken() != tools.jackson.core.JsonToken.START_OBJECT) return null;
                 while (p.nextToken() == tools.jackson.core.JsonToken.PROPERTY_NAME) {
                     String name = p.currentName();
@@ -736,10 +1344,16 @@ public final class ClusterNode implements AutoCloseable {
                         case "http" -> http = t == tools.jackson.core.JsonToken.VALUE_STRING ? p.getString() : null;
                         case "revision" -> revision = p.getLongValue();
                         case "seenAt" -> seenAt = p.getLongValue();
+                        case "positions" -> {
+                            List<Long> at = new ArrayList<>();
+                            while (p.nextToken() == tools.jackson.core.JsonToken.VALUE_NUMBER_INT)
+                                at.add(p.getLongValue());
+                            positions = at.stream().mapToLong(Long::longValue).toArray();
+                        }
                         default -> p.skipChildren();
                     }
                 }
-                return new Peer(id, http, revision, seenAt);
+                return new Peer(id, http, revision, seenAt, positions);
             } catch (RuntimeException e) {
                 LOG.warn("unreadable registration of node {}: {}", id, json);
                 return null;

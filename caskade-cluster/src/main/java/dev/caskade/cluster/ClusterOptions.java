@@ -25,6 +25,8 @@ import java.util.regex.Pattern;
  * @param breakerMinimumCalls how many calls it needs before it may open
  * @param breakerFailureRate the failure percentage (of the window) that opens it
  * @param breakerOpenWait how long it stays open (no Redis call at all) before probing again
+ * @param shards how many streams the cluster's keys are spread over by hash slot (1: one stream, one global order;
+ *     more: one order per shard, and each node numbers its revisions itself); every node of a cluster must agree
  * @param bootstrap where a node the stream has left behind loads the cluster's state when no peer can give it a
  *     snapshot (a backup, see {@link Bootstrap}); null: peers only
  */
@@ -39,9 +41,13 @@ public record ClusterOptions(
         int breakerMinimumCalls,
         float breakerFailureRate,
         Duration breakerOpenWait,
+        int shards,
         Bootstrap bootstrap) {
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+
+    /** At most one shard per Redis Cluster hash slot. */
+    public static final int MAX_SHARDS = 16384;
 
     /** What a write does while Redis cannot be reached. */
     public enum WhenBusDown {
@@ -151,6 +157,11 @@ public record ClusterOptions(
                     "breakerMinimumCalls must be 1.." + breakerWindow + ": " + breakerMinimumCalls);
         if (!(breakerFailureRate > 0 && breakerFailureRate <= 100))
             throw new IllegalArgumentException("breakerFailureRate must be in (0, 100]: " + breakerFailureRate);
+        if (shards < 1 || shards > MAX_SHARDS)
+            throw new IllegalArgumentException("shards must be 1.." + MAX_SHARDS + ": " + shards);
+        if (shards > 1 && bootstrap != null)
+            throw new IllegalArgumentException("a bootstrap source needs an unsharded cluster: with " + shards
+                    + " shards each node numbers its revisions itself, so one node's backup cannot start another");
     }
 
     /**
@@ -170,6 +181,7 @@ public record ClusterOptions(
                 5,
                 50,
                 Duration.ofSeconds(2),
+                1,
                 null);
     }
 
@@ -185,6 +197,7 @@ public record ClusterOptions(
                 breakerMinimumCalls,
                 breakerFailureRate,
                 breakerOpenWait,
+                shards,
                 bootstrap);
     }
 
@@ -200,6 +213,7 @@ public record ClusterOptions(
                 breakerMinimumCalls,
                 breakerFailureRate,
                 breakerOpenWait,
+                shards,
                 bootstrap);
     }
 
@@ -215,6 +229,7 @@ public record ClusterOptions(
                 breakerMinimumCalls,
                 breakerFailureRate,
                 breakerOpenWait,
+                shards,
                 bootstrap);
     }
 
@@ -230,6 +245,7 @@ public record ClusterOptions(
                 breakerMinimumCalls,
                 breakerFailureRate,
                 breakerOpenWait,
+                shards,
                 bootstrap);
     }
 
@@ -245,6 +261,7 @@ public record ClusterOptions(
                 breakerMinimumCalls,
                 breakerFailureRate,
                 breakerOpenWait,
+                shards,
                 bootstrap);
     }
 
@@ -261,6 +278,24 @@ public record ClusterOptions(
                 minimumCalls,
                 failureRate,
                 openWait,
+                shards,
+                bootstrap);
+    }
+
+    /** Spreads the keys over {@code n} streams by hash slot (see {@link #shards()}). */
+    public ClusterOptions withShards(int n) {
+        return new ClusterOptions(
+                redis,
+                nodeId,
+                retention,
+                whenBusDown,
+                writeTimeout,
+                redisTimeout,
+                breakerWindow,
+                breakerMinimumCalls,
+                breakerFailureRate,
+                breakerOpenWait,
+                n,
                 bootstrap);
     }
 
@@ -280,6 +315,7 @@ public record ClusterOptions(
                 breakerMinimumCalls,
                 breakerFailureRate,
                 breakerOpenWait,
+                shards,
                 value);
     }
 

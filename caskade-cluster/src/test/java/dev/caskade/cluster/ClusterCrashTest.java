@@ -3,6 +3,9 @@ package dev.caskade.cluster;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.caskade.Batch;
+import dev.caskade.Caskade;
+import dev.caskade.Watch;
+import dev.caskade.WatchEvent;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -134,6 +137,128 @@ class ClusterCrashTest {
                 assertThat(b.awaitRevision(a.revision(), Duration.ofSeconds(20)))
                         .isTrue();
                 assertThat(b.store().digest(new byte[0])).isEqualTo(a.store().digest(new byte[0]));
+            }
+        }
+    }
+
+    @Test
+    void aKilledNodeOfAShardedClusterResumesEveryStreamExactly() throws Exception {
+        long seed = ThreadLocalRandom.current().nextLong();
+        System.out.println("ClusterCrashTest (sharded): seed=" + seed);
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int kills = Integer.getInteger("caskade.crash.clusterKills", 3);
+        int shards = 4;
+        try (RedisProcess redis = RedisProcess.start(tmp.resolve("redis"));
+                ClusterNode a = ClusterNode.open(
+                        tmp.resolve("a"),
+                        ClusterOptions.parse(redis.url("sharded"))
+                                .withNodeId("a")
+                                .withShards(shards))) {
+            AtomicBoolean stop = new AtomicBoolean();
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            Thread writer = Thread.ofPlatform().start(() -> {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                try {
+                    for (int i = 0; !stop.get() && System.nanoTime() < deadline; i++) {
+                        String g = "{g" + i % 40 + "}";
+                        if (i % 4 == 0)
+                            a.store()
+                                    .commit(Batch.create()
+                                            .put(g + ":x", "b" + i)
+                                            .delete(g + ":y"));
+                        else a.store().put("k" + i % 300, "v" + i);
+                        if (i % 8 == 0) Thread.sleep(1);
+                    }
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            });
+            Path dir = tmp.resolve("b");
+            long previousPrinted = 0;
+            try {
+                for (int round = 0; round <= kills; round++) {
+                    boolean last = round == kills;
+                    if (last) {
+                        stop.set(true);
+                        writer.join(10_000);
+                    }
+                    Path outFile = tmp.resolve("child-" + round + ".out");
+                    Process p = new ProcessBuilder(
+                                    javaBinary(),
+                                    "-Xmx128m",
+                                    "-XX:+UseSerialGC",
+                                    "-XX:TieredStopAtLevel=1",
+                                    "-cp",
+                                    classPath(),
+                                    ClusterCrashChild.class.getName(),
+                                    redis.url("sharded"),
+                                    dir.toString(),
+                                    "b",
+                                    Integer.toString(shards))
+                            .redirectOutput(outFile.toFile())
+                            .redirectError(
+                                    tmp.resolve("child-" + round + ".err").toFile())
+                            .start();
+                    try {
+                        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+                        if (last) {
+                            long total = 0;
+                            for (long x : a.positions()) total += x;
+                            // the node's revisions count the commits it applied: all of them, once each
+                            while (System.nanoTime() < until && lastCommit(outFile) < total) Thread.sleep(20);
+                            p.getOutputStream().close();
+                            assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
+                            assertThat(p.exitValue()).as(err(round)).isZero();
+                        } else {
+                            while (System.nanoTime() < until && lastCommit(outFile) == 0) Thread.sleep(10);
+                            Thread.sleep(100 + rnd.nextInt(700));
+                            p.destroyForcibly();
+                            assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
+                        }
+                    } finally {
+                        p.destroyForcibly();
+                    }
+                    List<String> lines = lines(outFile);
+                    assertThat(lines).as("round %d: %s", round, err(round)).isNotEmpty();
+                    long open = revision(lines.getFirst());
+                    assertThat(open).isLessThanOrEqualTo(previousPrinted + 1);
+                    long cursor = open;
+                    for (String l : lines.subList(1, lines.size())) {
+                        if (l.startsWith("CLOSED ")) continue;
+                        assertThat(revision(l))
+                                .as("round %d, seed %d", round, seed)
+                                .isEqualTo(cursor + 1);
+                        cursor++;
+                    }
+                    previousPrinted = cursor;
+                    System.out.println("ClusterCrashTest (sharded): round " + round + ": opened at " + open
+                            + ", applied to " + cursor + (last ? " (clean close)" : " (killed)"));
+                }
+            } finally {
+                stop.set(true);
+                writer.join(10_000);
+            }
+            assertThat(failure.get()).isNull();
+            // the whole history of b, counted per shard, is each stream exactly once: no entry skipped, none twice
+            long[] counted = new long[shards];
+            try (Caskade b = Caskade.openReadOnly(dir.resolve("store"))) {
+                java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+                long end = b.revision();
+                Watch w = b.watch(new byte[0], 0, e -> {
+                    if (e instanceof WatchEvent.Commit c) {
+                        counted[a.shardOf(c.changes().getFirst().key())]++;
+                        if (c.revision() == end) done.countDown();
+                    }
+                });
+                try {
+                    assertThat(done.await(30, TimeUnit.SECONDS)).isTrue();
+                } finally {
+                    w.close();
+                }
+                assertThat(counted)
+                        .as("commits per shard in b's history, seed %d", seed)
+                        .containsExactly(a.positions());
+                assertThat(b.digest(new byte[0])).isEqualTo(a.store().digest(new byte[0]));
             }
         }
     }

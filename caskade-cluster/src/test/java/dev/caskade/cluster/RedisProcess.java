@@ -7,6 +7,8 @@ import java.io.UncheckedIOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
@@ -21,11 +23,35 @@ public final class RedisProcess implements AutoCloseable {
 
     final Path dir;
     public final int port;
+    private final List<String> extra;
     private Process process;
 
-    private RedisProcess(Path dir, int port) {
+    private RedisProcess(Path dir, int port, List<String> extra) {
         this.dir = dir;
         this.port = port;
+        this.extra = extra;
+    }
+
+    /**
+     * Starts a node for a Redis Cluster: cluster mode on, its cluster bus on {@code port + 10000} (both free). Not
+     * joined to anything yet: see {@link RedisCluster}.
+     */
+    static RedisProcess startClusterNode(Path dir) {
+        assumeTrue(
+                Files.isExecutable(BINARY),
+                "cluster tests need a real Redis: " + BINARY + " is missing (apt-get install redis-server)");
+        RedisProcess r = new RedisProcess(
+                dir,
+                freePortWithBus(),
+                List.of(
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        dir.resolve("nodes.conf").toString(),
+                        "--cluster-node-timeout",
+                        "2000"));
+        r.start();
+        return r;
     }
 
     /** Starts one; skips the test when redis-server is not installed. */
@@ -33,7 +59,7 @@ public final class RedisProcess implements AutoCloseable {
         assumeTrue(
                 Files.isExecutable(BINARY),
                 "cluster tests need a real Redis: " + BINARY + " is missing (apt-get install redis-server)");
-        RedisProcess r = new RedisProcess(dir, freePort());
+        RedisProcess r = new RedisProcess(dir, freePort(), List.of());
         r.start();
         return r;
     }
@@ -45,20 +71,22 @@ public final class RedisProcess implements AutoCloseable {
     public void start() {
         try {
             Files.createDirectories(dir);
-            process = new ProcessBuilder(
-                            BINARY.toString(),
-                            "--port",
-                            Integer.toString(port),
-                            "--bind",
-                            "127.0.0.1",
-                            "--save",
-                            "",
-                            "--appendonly",
-                            "yes",
-                            "--dir",
-                            dir.toString(),
-                            "--daemonize",
-                            "no")
+            List<String> command = new ArrayList<>(List.of(
+                    BINARY.toString(),
+                    "--port",
+                    Integer.toString(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "yes",
+                    "--dir",
+                    dir.toString(),
+                    "--daemonize",
+                    "no"));
+            command.addAll(extra);
+            process = new ProcessBuilder(command)
                     .redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(
                             dir.resolve("redis.log").toFile()))
@@ -114,6 +142,24 @@ public final class RedisProcess implements AutoCloseable {
     @Override
     public void close() {
         stop();
+    }
+
+    /** A free port P whose P + 10000 (a cluster node's bus) is free too. */
+    static int freePortWithBus() {
+        for (int attempt = 0; attempt < 200; attempt++) {
+            int p = 20000 + java.util.concurrent.ThreadLocalRandom.current().nextInt(25000);
+            if (free(p) && free(p + 10000)) return p;
+        }
+        throw new IllegalStateException("no free port pair (P, P + 10000) on loopback");
+    }
+
+    private static boolean free(int port) {
+        try {
+            new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress()).close();
+            return true;
+        } catch (IOException taken) {
+            return false;
+        }
     }
 
     static int freePort() {

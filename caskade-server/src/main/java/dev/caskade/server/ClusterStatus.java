@@ -15,6 +15,9 @@ package dev.caskade.server;
  * @param queuedWrites writes waiting in the durable queue for Redis
  * @param bootstraps how many times a peer's snapshot replaced the store
  * @param lastError the last failure, or null
+ * @param shards how many streams the cluster's keys are spread over; with more than one, {@code revision} is this
+ *     node's own numbering and {@code positions} say where it stands in each stream
+ * @param positions per shard, the last stream revision applied here
  */
 public record ClusterStatus(
         String cluster,
@@ -28,7 +31,9 @@ public record ClusterStatus(
         String whenBusDown,
         long queuedWrites,
         long bootstraps,
-        String lastError)
+        String lastError,
+        int shards,
+        java.util.List<Long> positions)
         implements Role {
 
     @Override
@@ -53,6 +58,8 @@ public record ClusterStatus(
                 + "\r\ncaskade_cluster_redis:" + redis + "\r\ncaskade_cluster_state:" + state
                 + "\r\ncaskade_stream_head:" + streamHead + "\r\ncaskade_lag_revisions:" + lagRevisions
                 + "\r\ncaskade_breaker:" + breaker + "\r\ncaskade_when_bus_down:" + whenBusDown
-                + "\r\ncaskade_queued_writes:" + queuedWrites + "\r\ncaskade_bootstraps:" + bootstraps + "\r\n";
+                + "\r\ncaskade_queued_writes:" + queuedWrites + "\r\ncaskade_bootstraps:" + bootstraps
+                + "\r\ncaskade_cluster_shards:" + shards + "\r\ncaskade_cluster_positions:"
+                + String.join(",", positions.stream().map(String::valueOf).toList()) + "\r\n";
     }
 }
