@@ -350,6 +350,12 @@ final class ServeCommand extends StoreCommand {
             String retention = blankToNull(environment.get("CASKADE_CLUSTER_RETENTION"));
             if (clusterRetention != null) c = c.withRetention(clusterRetention);
             else if (retention != null) c = c.withRetention(Long.parseLong(retention.trim()));
+            // credentials for peers that require users, from the environment only (a flag would show in ps)
+            String peerToken = blankToNull(environment.get("CASKADE_CLUSTER_PEER_TOKEN"));
+            String peerUser = blankToNull(environment.get("CASKADE_CLUSTER_PEER_USER"));
+            String peerPassword = environment.get("CASKADE_CLUSTER_PEER_PASSWORD");
+            if (peerToken != null || peerUser != null || peerPassword != null)
+                c = c.withPeerAuth(new ClusterOptions.PeerAuth(peerUser, peerPassword, peerToken));
             String shardsEnv = blankToNull(environment.get("CASKADE_CLUSTER_SHARDS"));
             if (clusterShards != null) c = c.withShards(clusterShards);
             else if (shardsEnv != null) c = c.withShards(parseCount("CASKADE_CLUSTER_SHARDS", shardsEnv));

@@ -201,4 +201,27 @@ class CheckArgsTest {
         assertThat(r.err()).as("%s", r).contains(message);
         assertThat(r.out()).as("%s", r).isEmpty();
     }
+
+    @Test
+    void peerCredentialsComeFromTheEnvironmentAndMustBeWhole() {
+        java.util.function.Function<java.util.Map<String, String>, Integer> serve = env -> {
+            var cl = Main.commandLine(
+                    new java.io.ByteArrayInputStream(new byte[0]),
+                    new java.io.PrintWriter(new java.io.StringWriter(), true),
+                    new java.io.PrintWriter(new java.io.StringWriter(), true));
+            ((ServeCommand) cl.getSubcommands().get("serve").getCommand()).environment = env;
+            return cl.execute(
+                    "serve", "--check-args", "--data", dir.resolve("d").toString(), "--cluster", "redis://a:1/c");
+        };
+        assertThat(serve.apply(java.util.Map.of("CASKADE_CLUSTER_PEER_TOKEN", "t0k3n")))
+                .isZero();
+        assertThat(serve.apply(
+                        java.util.Map.of("CASKADE_CLUSTER_PEER_USER", "u", "CASKADE_CLUSTER_PEER_PASSWORD", "p")))
+                .isZero();
+        assertThat(serve.apply(java.util.Map.of("CASKADE_CLUSTER_PEER_USER", "u")))
+                .isEqualTo(Main.USAGE);
+        assertThat(serve.apply(
+                        java.util.Map.of("CASKADE_CLUSTER_PEER_TOKEN", "t", "CASKADE_CLUSTER_PEER_PASSWORD", "p")))
+                .isEqualTo(Main.USAGE);
+    }
 }

@@ -1078,12 +1078,14 @@ public final class ClusterNode implements AutoCloseable {
         LOG.info("cluster node {}: loaded {}''s snapshot at revision {}", nodeId, peer.id(), rev);
     }
 
-    private static CaskadeClient peerClient(Peer peer) {
-        return CaskadeClient.connect(
-                URI.create(peer.http()),
-                ClientOptions.defaults()
-                        .withConnectTimeout(Duration.ofSeconds(5))
-                        .withRequestTimeout(Duration.ofSeconds(30)));
+    private CaskadeClient peerClient(Peer peer) {
+        ClientOptions o = ClientOptions.defaults()
+                .withConnectTimeout(Duration.ofSeconds(5))
+                .withRequestTimeout(Duration.ofSeconds(30));
+        ClusterOptions.PeerAuth auth = options.peerAuth();
+        if (auth != null)
+            o = auth.token() != null ? o.withToken(auth.token()) : o.withUser(auth.user(), auth.password());
+        return CaskadeClient.connect(URI.create(peer.http()), o);
     }
 
     /** Loads a peer's snapshot at {@code atLeast} or later into {@code DIR/store.new}; returns its revision. */

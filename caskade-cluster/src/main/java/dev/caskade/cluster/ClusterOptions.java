@@ -29,6 +29,8 @@ import java.util.regex.Pattern;
  *     more: one order per shard, and each node numbers its revisions itself); every node of a cluster must agree
  * @param bootstrap where a node the stream has left behind loads the cluster's state when no peer can give it a
  *     snapshot (a backup, see {@link Bootstrap}); null: peers only
+ * @param peerAuth the credentials this node shows a peer whose snapshot it loads (peers that require users); null:
+ *     none
  */
 public record ClusterOptions(
         Redis redis,
@@ -42,7 +44,8 @@ public record ClusterOptions(
         float breakerFailureRate,
         Duration breakerOpenWait,
         int shards,
-        Bootstrap bootstrap) {
+        Bootstrap bootstrap,
+        PeerAuth peerAuth) {
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
@@ -182,6 +185,7 @@ public record ClusterOptions(
                 50,
                 Duration.ofSeconds(2),
                 1,
+                null,
                 null);
     }
 
@@ -198,7 +202,8 @@ public record ClusterOptions(
                 breakerFailureRate,
                 breakerOpenWait,
                 shards,
-                bootstrap);
+                bootstrap,
+                peerAuth);
     }
 
     public ClusterOptions withRetention(long entries) {
@@ -214,7 +219,8 @@ public record ClusterOptions(
                 breakerFailureRate,
                 breakerOpenWait,
                 shards,
-                bootstrap);
+                bootstrap,
+                peerAuth);
     }
 
     public ClusterOptions withWhenBusDown(WhenBusDown value) {
@@ -230,7 +236,8 @@ public record ClusterOptions(
                 breakerFailureRate,
                 breakerOpenWait,
                 shards,
-                bootstrap);
+                bootstrap,
+                peerAuth);
     }
 
     public ClusterOptions withWriteTimeout(Duration value) {
@@ -246,7 +253,8 @@ public record ClusterOptions(
                 breakerFailureRate,
                 breakerOpenWait,
                 shards,
-                bootstrap);
+                bootstrap,
+                peerAuth);
     }
 
     public ClusterOptions withRedisTimeout(Duration value) {
@@ -262,7 +270,8 @@ public record ClusterOptions(
                 breakerFailureRate,
                 breakerOpenWait,
                 shards,
-                bootstrap);
+                bootstrap,
+                peerAuth);
     }
 
     /** The circuit breaker: judge the last {@code window} calls, at least {@code minimumCalls}; open for a while. */
@@ -279,7 +288,54 @@ public record ClusterOptions(
                 failureRate,
                 openWait,
                 shards,
-                bootstrap);
+                bootstrap,
+                peerAuth);
+    }
+
+    /**
+     * Credentials for a peer's HTTP API: a bearer token, or a user and password (Basic). Never shown by {@link
+     * #toString()}.
+     */
+    public record PeerAuth(String user, String password, String token) {
+        public PeerAuth {
+            boolean basic = user != null || password != null;
+            if (basic == (token != null))
+                throw new IllegalArgumentException("peer credentials are a token, or a user and a password");
+            if (basic && (user == null || user.isBlank() || password == null))
+                throw new IllegalArgumentException("peer credentials need both a user and a password");
+            if (token != null && token.isBlank()) throw new IllegalArgumentException("the peer token is empty");
+        }
+
+        public static PeerAuth token(String token) {
+            return new PeerAuth(null, null, token);
+        }
+
+        public static PeerAuth user(String user, String password) {
+            return new PeerAuth(user, password, null);
+        }
+
+        @Override
+        public String toString() {
+            return token != null ? "PeerAuth[token=***]" : "PeerAuth[user=" + user + ", password=***]";
+        }
+    }
+
+    /** The credentials shown to a peer whose snapshot this node loads; null: none. */
+    public ClusterOptions withPeerAuth(PeerAuth value) {
+        return new ClusterOptions(
+                redis,
+                nodeId,
+                retention,
+                whenBusDown,
+                writeTimeout,
+                redisTimeout,
+                breakerWindow,
+                breakerMinimumCalls,
+                breakerFailureRate,
+                breakerOpenWait,
+                shards,
+                bootstrap,
+                value);
     }
 
     /** Spreads the keys over {@code n} streams by hash slot (see {@link #shards()}). */
@@ -296,7 +352,8 @@ public record ClusterOptions(
                 breakerFailureRate,
                 breakerOpenWait,
                 n,
-                bootstrap);
+                bootstrap,
+                peerAuth);
     }
 
     /**
@@ -316,7 +373,8 @@ public record ClusterOptions(
                 breakerFailureRate,
                 breakerOpenWait,
                 shards,
-                value);
+                value,
+                peerAuth);
     }
 
     private static void positive(Duration d, String what) {

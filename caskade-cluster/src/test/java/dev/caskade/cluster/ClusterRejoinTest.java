@@ -4,8 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.caskade.Batch;
 import dev.caskade.WatchEvent;
+import dev.caskade.server.Access;
 import dev.caskade.server.HttpOptions;
 import dev.caskade.server.HttpServer;
+import dev.caskade.server.Rule;
+import dev.caskade.server.User;
+import dev.caskade.server.Users;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -144,6 +148,44 @@ class ClusterRejoinTest {
                 assertThat(b.store().put("from-b", "1")).isPositive();
                 assertThat(a.awaitRevision(b.revision(), WAIT)).isTrue();
                 assertThat(a.store().get("from-b")).isPresent();
+            }
+        }
+    }
+
+    @Test
+    void aPeerThatRequiresUsersServesItsSnapshotToANodeWithCredentials() throws Exception {
+        ClusterOptions options = ClusterOptions.parse(redis.url("guarded")).withRetention(100);
+        Users users = Users.of(List.of(new User(
+                "peer",
+                dev.caskade.server.Credential.password("s3cret", 1000),
+                null,
+                List.of(Rule.of("", Access.READ)))));
+        Path bDir = tmp.resolve("b");
+        try (ClusterNode a = ClusterNode.open(tmp.resolve("a"), options.withNodeId("a"));
+                HttpServer http =
+                        HttpServer.start(a.store(), HttpOptions.defaults().withAddress("127.0.0.1", 0), users, null)) {
+            a.advertise("http://127.0.0.1:" + http.port());
+            a.store().put("k", "first");
+            try (ClusterNode b = ClusterNode.open(bDir, options.withNodeId("b"))) {
+                assertThat(b.awaitRevision(a.revision(), WAIT)).isTrue();
+            }
+            for (int i = 0; i < 2000; i++) a.store().put("k" + i % 300, "v" + i);
+            // without credentials the peer says 401: the node reports it and keeps serving what it has
+            try (ClusterNode b = ClusterNode.open(bDir, options.withNodeId("b"))) {
+                org.awaitility.Awaitility.await()
+                        .atMost(WAIT)
+                        .untilAsserted(() -> assertThat(b.status().lastError()).contains("cannot catch up", "401"));
+                assertThat(b.store().get("k").orElseThrow().valueString()).isEqualTo("first");
+            }
+            ClusterOptions withAuth =
+                    options.withNodeId("b").withPeerAuth(ClusterOptions.PeerAuth.user("peer", "s3cret"));
+            assertThat(withAuth.toString()).doesNotContain("s3cret");
+            try (ClusterNode b = ClusterNode.open(bDir, withAuth)) {
+                assertThat(b.awaitRevision(a.revision(), WAIT))
+                        .as("b loads a's snapshot with credentials: %s", b.status())
+                        .isTrue();
+                assertThat(b.status().bootstraps()).isEqualTo(1);
+                assertThat(b.store().digest(new byte[0])).isEqualTo(a.store().digest(new byte[0]));
             }
         }
     }
