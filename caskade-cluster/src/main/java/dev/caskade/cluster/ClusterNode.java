@@ -491,13 +491,7 @@ public final class ClusterNode implements AutoCloseable {
             o = bus.commit(nodeId, changes, expects, revision, 0);
         } catch (ClusterBus.DownException e) {
             if (queueing && plain && !e.sent) return enqueue(changes);
-            throw new UnavailableException(
-                    (e.sent
-                                    ? "the write may or may not have been committed (Redis failed while it ran): "
-                                    : "nothing was written: ")
-                            + e.getMessage()
-                            + (plain ? "" : " (writes with preconditions are never queued)"),
-                    e);
+            throw down(e, plain);
         }
         return switch (o) {
             case ClusterBus.Outcome.Committed c -> {
@@ -574,13 +568,7 @@ public final class ClusterNode implements AutoCloseable {
             o = streams[s].commit(nodeId, changes, bounded, floor, 0);
         } catch (ClusterBus.DownException e) {
             if (queueing && plain && !e.sent) return enqueue(changes);
-            throw new UnavailableException(
-                    (e.sent
-                                    ? "the write may or may not have been committed (Redis failed while it ran): "
-                                    : "nothing was written: ")
-                            + e.getMessage()
-                            + (plain ? "" : " (writes with preconditions are never queued)"),
-                    e);
+            throw down(e, plain);
         }
         return switch (o) {
             case ClusterBus.Outcome.Committed c -> awaitShard(s, c.revision());
@@ -618,6 +606,17 @@ public final class ClusterNode implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /** What a caller hears when Redis failed under a write it did not queue. */
+    private static UnavailableException down(ClusterBus.DownException e, boolean plain) {
+        return new UnavailableException(
+                (e.sent
+                                ? "the write may or may not have been committed (Redis failed while it ran): "
+                                : "nothing was written: ")
+                        + e.getMessage()
+                        + (plain ? "" : " (writes with preconditions are never queued)"),
+                e);
     }
 
     private UnavailableException behind(long seq) {

@@ -39,10 +39,8 @@ final class ClusterCrashChild {
             }
         };
         ClusterOptions options = ClusterOptions.parse(url).withNodeId(id).withShards(shards);
-        // a sharded run keeps all its history (no merge), so that the test can count every commit per shard
-        CaskadeOptions store = shards == 1
-                ? ClusterNode.defaultStoreOptions()
-                : ClusterNode.defaultStoreOptions().withMerge(0.6, 512L << 20, 0, Duration.ZERO);
+        // all history kept (no merge), so that the test can count every commit per shard
+        CaskadeOptions store = ClusterNode.defaultStoreOptions().withMerge(0.6, 512L << 20, 0, Duration.ZERO);
         try (ClusterNode node = ClusterNode.open(dir, options, store, print)) {
             while (System.in.read() >= 0) {
                 // until the parent closes stdin, or kills us
