@@ -200,10 +200,7 @@ public final class ClusterNode implements AutoCloseable {
             readers[i] = Thread.ofPlatform()
                     .name("caskade-cluster-reader" + (shards == 1 ? "" : "-" + i))
                     .daemon()
-                    .unstarted(() -> {
-                        if (shards == 1) read();
-                        else readShard(shard);
-                    });
+                    .unstarted(() -> read(shard));
         }
         this.heartbeat =
                 Thread.ofPlatform().name("caskade-cluster-heartbeat").daemon().unstarted(this::beat);
@@ -719,46 +716,6 @@ public final class ClusterNode implements AutoCloseable {
 
     // ---- reading the stream
 
-    private void read() {
-        long backoff = 50;
-        while (!closed) {
-            try {
-                if (!shardsAgreed()) {
-                    pause(2000);
-                    continue;
-                }
-                List<ClusterBus.Entry> entries = bus.read(revision);
-                if (!entries.isEmpty() && entries.get(0).revision() != revision + 1) {
-                    rebootstrap(entries.get(0).revision());
-                    continue;
-                }
-                for (ClusterBus.Entry e : entries) apply(e);
-                if (!"live".equals(state)) {
-                    state = "live";
-                    lastError = null;
-                }
-                backoff = 50;
-            } catch (ClusterBus.DownException e) {
-                if (closed) break;
-                if (!"reconnecting".equals(state))
-                    LOG.warn(
-                            "cluster node {}: lost Redis: {}; serving reads from the local store",
-                            nodeId,
-                            e.getMessage());
-                state = "reconnecting";
-                lastError = e.getMessage();
-                pause(backoff);
-                backoff = Math.min(backoff * 2, 1000);
-            } catch (RuntimeException e) {
-                if (closed) break;
-                LOG.error("cluster node {}: stream reader failed at revision {}", nodeId, revision, e);
-                lastError = e.toString();
-                pause(1000);
-            }
-        }
-        bus.closeReaderConnection();
-    }
-
     private void apply(ClusterBus.Entry e) {
         Caskade d = db;
         d.apply(e.revision(), e.time(), e.changes());
@@ -773,8 +730,11 @@ public final class ClusterNode implements AutoCloseable {
 
     private final java.util.Set<Integer> downShards = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
-    /** The reader of shard {@code s}'s stream, in a sharded cluster. */
-    private void readShard(int s) {
+    /**
+     * The reader of shard {@code s}'s stream (the one stream of an unsharded cluster): applies its entries in order,
+     * and notices when the stream was trimmed past this node.
+     */
+    private void read(int s) {
         ClusterBus b = streams[s];
         long backoff = 50;
         while (!closed) {
@@ -783,18 +743,18 @@ public final class ClusterNode implements AutoCloseable {
                     pause(2000);
                     continue;
                 }
-                long from;
-                synchronized (applyLock) {
-                    from = positions.get(s);
-                }
+                long from = shards == 1 ? revision : positions.get(s);
                 List<ClusterBus.Entry> entries = b.read(from);
                 if (!entries.isEmpty() && entries.get(0).revision() != from + 1) {
-                    trimmedPast(s, from, entries.get(0).revision());
+                    if (shards == 1) rebootstrap(entries.get(0).revision());
+                    else trimmedPast(s, from, entries.get(0).revision());
                     continue;
                 }
                 boolean stale = false;
                 for (ClusterBus.Entry e : entries) {
-                    if (!applyShard(s, e)) {
+                    if (shards == 1) {
+                        apply(e);
+                    } else if (!applyShard(s, e)) {
                         stale = true;
                         break;
                     }
@@ -813,9 +773,9 @@ public final class ClusterNode implements AutoCloseable {
                 if (closed) break;
                 if (downShards.add(s))
                     LOG.warn(
-                            "cluster node {}: lost Redis for shard {}: {}; serving reads from the local store",
+                            "cluster node {}: lost Redis{}: {}; serving reads from the local store",
                             nodeId,
-                            s,
+                            shards == 1 ? "" : " for shard " + s,
                             e.getMessage());
                 state = "reconnecting";
                 lastError = e.getMessage();
@@ -823,7 +783,12 @@ public final class ClusterNode implements AutoCloseable {
                 backoff = Math.min(backoff * 2, 1000);
             } catch (RuntimeException e) {
                 if (closed) break;
-                LOG.error("cluster node {}: stream reader of shard {} failed at revision {}", nodeId, s, revision, e);
+                LOG.error(
+                        "cluster node {}: stream reader{} failed at revision {}",
+                        nodeId,
+                        shards == 1 ? "" : " of shard " + s,
+                        revision,
+                        e);
                 lastError = e.toString();
                 pause(1000);
             }
