@@ -782,10 +782,12 @@ class Suite:
         w("")
         w("| System | writes/s, total | visible on B p50 | p99 |")
         w("|---|---:|---:|---:|")
-        for s in ("caskade", "pubsub"):
+        names = {"caskade": "Caskade cluster", "sharded": "Caskade cluster, 3 shards on a 3-master Redis Cluster",
+                 "pubsub": "SET + PUBLISH"}
+        for s in ("caskade", "sharded", "pubsub"):
             rs = [r for r in runs if r["system"] == s]
             if rs:
-                w(f"| {'Caskade cluster' if s == 'caskade' else 'SET + PUBLISH'} | "
+                w(f"| {names[s]} | "
                   f"{cell([r['writesPerSecondTotal'] for r in rs])} | "
                   f"{cell([r['visibleOnB']['p50'] for r in rs], 'ms')} | {cell([r['visibleOnB']['p99'] for r in rs], 'ms')} |")
         w("")

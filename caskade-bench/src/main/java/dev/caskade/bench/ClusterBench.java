@@ -30,7 +30,8 @@ import redis.clients.jedis.Pipeline;
 /**
  * Issue 6: three cluster nodes on loopback, kept in one order by a real redis-server's stream, against the original
  * design's shape measured in the same run: every write a {@code SET} plus a {@code PUBLISH}, every node applying what
- * it hears into its own store. Per system and repetition (alternating, so drift hits both): write throughput per node
+ * it hears into its own store; and (cluster.sharded, default true) the cluster with three shards on a three-master
+ * Redis Cluster. Per system and repetition (alternating, so drift hits both): write throughput per node
  * and in total with {@code cluster.writers} threads per node for {@code cluster.seconds}, then write-on-A to
  * visible-on-B latency at a paced {@code cluster.rate} writes/s. Redis runs with {@code appendonly yes,
  * appendfsync everysec} for both. Writes `<out>.txt` and `<out>.json`.
@@ -65,14 +66,27 @@ public final class ClusterBench {
                 "# ClusterBench: 3 nodes, %d writer threads each, %d s; latency at %d writes/s; %d repetitions",
                 writers, seconds, rate, reps);
         line("# load before: %s", Machine.loadavg());
+        // cluster.sharded: also three shards on a three-master Redis Cluster (on the same cores: it shows the cost of
+        // sharding here, not the gain of more machines)
+        List<String> systems = Boolean.parseBoolean(System.getProperty("cluster.sharded", "true"))
+                ? List.of("caskade", "sharded", "pubsub")
+                : List.of("caskade", "pubsub");
         List<Object> runs = new ArrayList<>();
         for (int rep = 1; rep <= reps; rep++) {
-            for (String system : List.of("caskade", "pubsub")) {
+            for (String system : systems) {
                 BenchDir.delete(data);
                 Files.createDirectories(data);
+                if (system.equals("sharded")) {
+                    Map<String, Object> r = sharded(data, writers, seconds, rate);
+                    r.put("system", system);
+                    r.put("rep", rep);
+                    r.put("load", Machine.loadavg());
+                    runs.add(r);
+                    continue;
+                }
                 try (RedisServer redis = RedisServer.start(data.resolve("redis"))) {
                     Map<String, Object> r = system.equals("caskade")
-                            ? caskade(redis, data, writers, seconds, rate)
+                            ? caskade(redis.url(), data, 1, writers, seconds, rate)
                             : pubsub(redis, data, writers, seconds, rate);
                     r.put("system", system);
                     r.put("rep", rep);
@@ -92,25 +106,30 @@ public final class ClusterBench {
 
     // ---- Caskade cluster mode
 
-    private static Map<String, Object> caskade(RedisServer redis, Path data, int writers, int seconds, int rate)
-            throws Exception {
+    private static Map<String, Object> caskade(
+            String redisUrl, Path data, int shards, int writers, int seconds, int rate) throws Exception {
         List<ClusterNode> nodes = new ArrayList<>();
         try {
             for (int i = 0; i < 3; i++) {
                 nodes.add(ClusterNode.open(
                         data.resolve("node" + i),
-                        ClusterOptions.parse("redis://127.0.0.1:" + redis.port + "/bench")
-                                .withNodeId("n" + i)));
+                        ClusterOptions.parse(redisUrl + "/bench")
+                                .withNodeId("n" + i)
+                                .withShards(shards)));
             }
             Map<String, Object> r = new LinkedHashMap<>();
             long[] perNode = throughput(
                     seconds, writers, (node, rnd) -> nodes.get(node).store().put(key(rnd), value(rnd)));
-            long head = nodes.stream().mapToLong(ClusterNode::revision).max().orElse(0);
-            for (ClusterNode n : nodes) n.awaitRevision(head, java.time.Duration.ofSeconds(60));
+            long[] head = new long[shards];
+            for (ClusterNode n : nodes) {
+                long[] p = n.positions();
+                for (int i = 0; i < shards; i++) head[i] = Math.max(head[i], p[i]);
+            }
+            for (ClusterNode n : nodes) n.awaitPositions(head, java.time.Duration.ofSeconds(60));
             String digest = nodes.get(0).store().digest(new byte[0]).sha256();
             boolean same = nodes.stream()
                     .allMatch(n -> n.store().digest(new byte[0]).sha256().equals(digest));
-            report(r, "caskade", perNode, seconds, same);
+            report(r, shards == 1 ? "caskade" : "sharded", perNode, seconds, same);
 
             // latency: paced writes on node 0, seen applied on node 1
             long[] sent = new long[rate * seconds + 1];
@@ -138,11 +157,42 @@ public final class ClusterBench {
             });
             Thread.sleep(500);
             synchronized (lock) {
-                latency(r, "caskade", visible, put);
+                latency(r, shards == 1 ? "caskade" : "sharded", visible, put);
             }
             return r;
         } finally {
             for (ClusterNode n : nodes) n.close();
+        }
+    }
+
+    // ---- Caskade cluster mode, three shards on a three-master Redis Cluster
+
+    private static Map<String, Object> sharded(Path data, int writers, int seconds, int rate) throws Exception {
+        List<RedisServer> masters = new ArrayList<>();
+        try {
+            for (int i = 0; i < 3; i++) masters.add(RedisServer.startClusterNode(data.resolve("redis" + i)));
+            List<String> create = new ArrayList<>(List.of("redis-cli", "--cluster", "create"));
+            for (RedisServer m : masters) create.add("127.0.0.1:" + m.port);
+            create.addAll(List.of("--cluster-replicas", "0", "--cluster-yes"));
+            Process p = new ProcessBuilder(create)
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .start();
+            if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0)
+                throw new IOException("redis-cli --cluster create failed");
+            for (RedisServer m : masters) {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (true) {
+                    try (Jedis j = new Jedis("127.0.0.1", m.port)) {
+                        if (j.clusterInfo().contains("cluster_state:ok")) break;
+                    }
+                    if (System.nanoTime() > deadline) throw new IOException("Redis Cluster not ok");
+                    Thread.sleep(50);
+                }
+            }
+            return caskade(masters.getFirst().url(), data, 3, writers, seconds, rate);
+        } finally {
+            for (RedisServer m : masters) m.close();
         }
     }
 
@@ -368,30 +418,68 @@ public final class ClusterBench {
             this.process = process;
         }
 
+        String url() {
+            return "redis://127.0.0.1:" + port;
+        }
+
         static RedisServer start(Path dir) throws IOException, InterruptedException {
-            Files.createDirectories(dir);
             int port;
             try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
                 port = s.getLocalPort();
             }
-            Process p = new ProcessBuilder(
-                            "redis-server",
-                            "--port",
-                            Integer.toString(port),
-                            "--bind",
-                            "127.0.0.1",
-                            "--save",
-                            "",
-                            "--appendonly",
-                            "yes",
-                            "--appendfsync",
-                            "everysec",
-                            "--dir",
-                            dir.toString(),
-                            "--daemonize",
-                            "no",
-                            "--logfile",
-                            dir.resolve("redis.log").toString())
+            return start(dir, port, List.of());
+        }
+
+        /** A node of a Redis Cluster: cluster mode on, its bus on port + 10000. Not joined yet. */
+        static RedisServer startClusterNode(Path dir) throws IOException, InterruptedException {
+            for (int attempt = 0; attempt < 200; attempt++) {
+                int port =
+                        20000 + java.util.concurrent.ThreadLocalRandom.current().nextInt(25000);
+                if (free(port) && free(port + 10000))
+                    return start(
+                            dir,
+                            port,
+                            List.of(
+                                    "--cluster-enabled",
+                                    "yes",
+                                    "--cluster-config-file",
+                                    dir.resolve("nodes.conf").toString()));
+            }
+            throw new IOException("no free port pair (P, P + 10000) on loopback");
+        }
+
+        private static boolean free(int port) {
+            try {
+                new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress()).close();
+                return true;
+            } catch (IOException taken) {
+                return false;
+            }
+        }
+
+        private static RedisServer start(Path dir, int port, List<String> extra)
+                throws IOException, InterruptedException {
+            Files.createDirectories(dir);
+            List<String> command = new ArrayList<>(List.of(
+                    "redis-server",
+                    "--port",
+                    Integer.toString(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    "everysec",
+                    "--dir",
+                    dir.toString(),
+                    "--daemonize",
+                    "no",
+                    "--logfile",
+                    dir.resolve("redis.log").toString()));
+            command.addAll(extra);
+            Process p = new ProcessBuilder(command)
                     .redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                     .start();
