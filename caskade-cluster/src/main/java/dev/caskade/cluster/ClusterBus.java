@@ -47,14 +47,16 @@ final class ClusterBus implements AutoCloseable {
 
     /*
      * KEYS: seq, log, rev, sent. ARGV: node, payload, retention, floor, token, expects count, (key, revision)...,
-     * changes count, (P|D, key, expiresAt)... or one (E, key, revision): an expiry, written only if the key is
-     * still at that revision and its time to live is over by Redis time. An expected revision -P (a sharded node,
-     * whose revisions are its own) means "live, at a revision of at most P": a version that node has applied, P being
-     * its position in this stream; for an expiry it means "at most P" (one per call: the payload is opaque here,
-     * so it must hold exactly the changes that are written). Every check comes before the first write: a Lua error
-     * does not undo earlier writes. Returns {revision, time} when committed; {0, index, actual} when expect #index failed; {-1,
-     * seq} when the changes are only deletes of absent keys (nothing written); {-3, seq} when Redis is behind the
-     * caller (it lost acknowledged commits); {-4, seq} when the queued write `token` was sent before.
+     * changes count, then either (P|D, key, expiresAt)... or a single (E, key, revision): an expiry, written only if
+     * the key is still at that revision and its time to live is over by Redis time (one per call, because the payload
+     * is opaque here and must hold exactly the changes written).
+     * A revision -P, in an expect or an expiry, comes from a node of a sharded cluster, whose revisions are its own: it
+     * means "at a stream revision of at most P" (a version that node has applied, P being its position in this
+     * stream); an expect with -P also requires the key to be live.
+     * Every check comes before the first write: a Lua error does not undo earlier writes. Returns {revision, time}
+     * when committed; {0, index, actual} when expect #index failed; {-1, seq} when nothing is to be written (deletes
+     * of absent keys only, or an expiry that no longer applies); {-3, seq} when Redis is behind the caller (it lost
+     * acknowledged commits); {-4, seq} when the queued write `token` was sent before.
      */
     static final String SCRIPT = """
             local t = redis.call('TIME')

@@ -520,10 +520,7 @@ public final class ClusterNode implements AutoCloseable {
                 // "a version this node has applied" (see commitSharded): if a newer one was applied meanwhile, it is
                 // expired only if it too is past its time
                 int s = shardOf(v.key());
-                long floor;
-                synchronized (applyLock) {
-                    floor = positions.get(s);
-                }
+                long floor = positions.get(s);
                 if (floor == 0) continue;
                 o = streams[s].expire(nodeId, v.key(), -floor, floor);
             }
@@ -687,11 +684,7 @@ public final class ClusterNode implements AutoCloseable {
                     o = bus.commit(nodeId, item.changes(), List.of(), revision, item.token());
                 } else {
                     int s = shardOf(item.changes(), List.of());
-                    long floor;
-                    synchronized (applyLock) {
-                        floor = positions.get(s);
-                    }
-                    o = streams[s].commit(nodeId, item.changes(), List.of(), floor, item.token());
+                    o = streams[s].commit(nodeId, item.changes(), List.of(), positions.get(s), item.token());
                 }
                 if (o instanceof ClusterBus.Outcome.Behind b) {
                     behind(b.seq());
