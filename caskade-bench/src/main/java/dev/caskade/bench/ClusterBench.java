@@ -66,9 +66,13 @@ public final class ClusterBench {
                 "# ClusterBench: 3 nodes, %d writer threads each, %d s; latency at %d writes/s; %d repetitions",
                 writers, seconds, rate, reps);
         line("# load before: %s", Machine.loadavg());
-        // cluster.sharded: also three shards on a three-master Redis Cluster (on the same cores: it shows the cost of
-        // sharding here, not the gain of more machines)
-        List<String> systems = Boolean.parseBoolean(System.getProperty("cluster.sharded", "true"))
+        // cluster.sharded (default: when redis-cli is there to build a Redis Cluster): also three shards on a
+        // three-master Redis Cluster (on the same cores: it shows the cost of sharding here, not the gain of machines)
+        boolean redisCli = java.util.stream.Stream.of(
+                        System.getenv().getOrDefault("PATH", "").split(":"))
+                .anyMatch(d -> Files.isExecutable(Path.of(d, "redis-cli")));
+        if (!redisCli) line("# no redis-cli on the PATH: the sharded system (a Redis Cluster) is left out");
+        List<String> systems = Boolean.parseBoolean(System.getProperty("cluster.sharded", Boolean.toString(redisCli)))
                 ? List.of("caskade", "sharded", "pubsub")
                 : List.of("caskade", "pubsub");
         List<Object> runs = new ArrayList<>();
