@@ -809,6 +809,21 @@ public final class ClusterNode implements AutoCloseable {
         return true;
     }
 
+    /**
+     * The other nodes registered with an HTTP URL, the most advanced first. A registration is up to a heartbeat old:
+     * what a peer's snapshot holds is checked when it arrives.
+     */
+    private List<Peer> peers() {
+        List<Peer> peers = new ArrayList<>();
+        for (Map.Entry<String, String> e : bus.nodes().entrySet()) {
+            if (e.getKey().equals(nodeId)) continue;
+            Peer p = Peer.parse(e.getKey(), e.getValue());
+            if (p != null && p.http() != null) peers.add(p);
+        }
+        peers.sort(Comparator.comparingLong(Peer::revision).reversed());
+        return peers;
+    }
+
     private final Object bootstrapLock = new Object();
     /** Sharded: set while the store is swapped; readers apply nothing meanwhile. */
     private boolean swapping;
@@ -830,13 +845,7 @@ public final class ClusterNode implements AutoCloseable {
                     at,
                     s,
                     first);
-            List<Peer> peers = new ArrayList<>();
-            for (Map.Entry<String, String> e : bus.nodes().entrySet()) {
-                if (e.getKey().equals(nodeId)) continue;
-                Peer p = Peer.parse(e.getKey(), e.getValue());
-                if (p != null && p.http() != null) peers.add(p);
-            }
-            peers.sort(Comparator.comparingLong(Peer::revision).reversed());
+            List<Peer> peers = peers();
             List<String> failures = new ArrayList<>();
             for (Peer p : peers) {
                 if (closed) return;
@@ -957,14 +966,7 @@ public final class ClusterNode implements AutoCloseable {
                 revision,
                 first,
                 backup == null ? "" : " or the backup at " + backup.description());
-        List<Peer> peers = new ArrayList<>();
-        for (Map.Entry<String, String> e : bus.nodes().entrySet()) {
-            if (e.getKey().equals(nodeId)) continue;
-            Peer p = Peer.parse(e.getKey(), e.getValue());
-            // a registration is up to a heartbeat old: the snapshot's own revision is what is checked
-            if (p != null && p.http() != null) peers.add(p);
-        }
-        peers.sort(Comparator.comparingLong(Peer::revision).reversed());
+        List<Peer> peers = peers();
         List<String> failures = new ArrayList<>();
         for (Peer p : peers) {
             if (closed) return;
