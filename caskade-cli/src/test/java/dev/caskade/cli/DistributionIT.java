@@ -114,6 +114,73 @@ class DistributionIT {
         assertThat(completion.out()).contains("complete -F _complete_caskade");
     }
 
+    @Test
+    void aClusterNodeServesFromTheTarball() throws Exception {
+        // the cluster's Redis client must be in the tarball, not only on the tests' class path
+        try (var jars = Files.list(home.resolve("lib"))) {
+            assertThat(jars.map(p -> p.getFileName().toString())).anyMatch(n -> n.startsWith("jedis"));
+        }
+        try (dev.caskade.cluster.RedisProcess redis = dev.caskade.cluster.RedisProcess.start(dir.resolve("redis"))) {
+            int http = freePort();
+            int resp = freePort();
+            List<String> command = List.of(
+                    home.resolve("bin/caskade").toString(),
+                    "serve",
+                    "--cluster",
+                    redis.url("dist"),
+                    "--cluster-shards",
+                    "2",
+                    "--data",
+                    dir.resolve("node").toString(),
+                    "--http-port",
+                    Integer.toString(http),
+                    "--resp-port",
+                    Integer.toString(resp));
+            ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile());
+            pb.environment().clear();
+            pb.environment().putAll(Map.of("PATH", tools.toString(), "JAVA_HOME", System.getProperty("java.home")));
+            Path log = dir.resolve("node.log");
+            Process node =
+                    pb.redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            try {
+                var client = java.net.http.HttpClient.newHttpClient();
+                java.net.URI key = java.net.URI.create("http://127.0.0.1:" + http + "/v1/kv/greeting");
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                int status = 0;
+                while (System.nanoTime() < deadline && node.isAlive()) {
+                    try {
+                        status = client.send(
+                                        java.net.http.HttpRequest.newBuilder(key)
+                                                .PUT(java.net.http.HttpRequest.BodyPublishers.ofString("hello"))
+                                                .build(),
+                                        java.net.http.HttpResponse.BodyHandlers.discarding())
+                                .statusCode();
+                        if (status == 200) break;
+                    } catch (IOException notYet) {
+                        // not listening yet
+                    }
+                    Thread.sleep(200);
+                }
+                assertThat(status)
+                        .as("a write through the node: %s", Files.readString(log))
+                        .isEqualTo(200);
+                var got = client.send(
+                        java.net.http.HttpRequest.newBuilder(key).build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString());
+                assertThat(got.body()).contains("hello");
+            } finally {
+                node.destroy();
+                if (!node.waitFor(20, TimeUnit.SECONDS)) node.destroyForcibly();
+            }
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (var s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
     private record Result(int code, String out, String err) {}
 
     private static Result caskade(Map<String, String> env, String... args) throws Exception {
