@@ -115,6 +115,35 @@ public final class Loader implements AutoCloseable {
     }
 
     /**
+     * Deletes the directory {@code dir} and all it holds: a load that is not wanted (cut short, or finished but never
+     * put in place). Nothing happens when it is absent.
+     *
+     * @throws java.io.UncheckedIOException when something in it cannot be deleted
+     */
+    public static void discard(Path dir) {
+        if (!Files.exists(dir)) return;
+        try (java.util.stream.Stream<Path> s = Files.walk(dir)) {
+            for (Path f : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(f);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot delete " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Puts the finished load in {@code loaded} in the place of the store in {@code target} (closed, or absent): the
+     * old store is renamed aside ({@code target} with {@code .old}), the load renamed in, the old store deleted. Each
+     * rename is atomic; a crash between the two leaves {@code target} absent, and the aside copy is deleted by the
+     * next call.
+     */
+    public static void replace(Path target, Path loaded) throws IOException {
+        Path gone = target.resolveSibling(target.getFileName() + ".old");
+        discard(gone);
+        if (Files.exists(target)) Files.move(target, gone, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        Files.move(loaded, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        discard(gone);
+    }
+
+    /**
      * Starts a load into {@code dir}, which must be absent or empty (a lone {@code LOCK} file, or what a load cut
      * short left behind, counts as empty), and takes its lock.
      *

@@ -523,4 +523,31 @@ class LoaderTest {
             throw new UncheckedIOException(e);
         }
     }
+
+    @Test
+    void aFinishedLoadReplacesAStoreAndAnUnwantedOneIsDiscarded(@TempDir Path tmp) throws IOException {
+        Path store = tmp.resolve("store");
+        try (Caskade db = Caskade.open(store)) {
+            db.put("old", "1");
+        }
+        Path fresh = tmp.resolve("store.new");
+        try (Loader l = Loader.create(fresh, CaskadeOptions.defaults(), 7, 1_700_000_000_000L)) {
+            l.add(Batch.utf8("new"), Batch.utf8("2"), 7, 0);
+            l.finish();
+        }
+        Files.createDirectories(tmp.resolve("store.old")); // left by a crash between the two renames
+        Loader.replace(store, fresh);
+        assertThat(fresh).doesNotExist();
+        assertThat(tmp.resolve("store.old")).doesNotExist();
+        try (Caskade db = Caskade.open(store)) {
+            assertThat(db.revision()).isEqualTo(7);
+            assertThat(db.get("new")).isPresent();
+            assertThat(db.get("old")).isEmpty();
+        }
+        Loader.replace(tmp.resolve("absent"), tmp.resolve("store")); // no store in the way: just renamed in
+        assertThat(tmp.resolve("absent")).isDirectory();
+        Loader.discard(tmp.resolve("absent"));
+        assertThat(tmp.resolve("absent")).doesNotExist();
+        Loader.discard(tmp.resolve("never")); // absent: nothing to do
+    }
 }

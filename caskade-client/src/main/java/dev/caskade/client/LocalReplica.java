@@ -21,12 +21,10 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -182,7 +180,7 @@ public final class LocalReplica implements AutoCloseable {
         });
         try {
             Files.createDirectories(dir);
-            deleteTree(dir.resolve("store.new")); // a load cut short by a crash
+            Loader.discard(dir.resolve("store.new")); // a load cut short by a crash
         } catch (IOException e) {
             throw new UncheckedIOException("cannot prepare replica directory " + dir + ": " + e.getMessage(), e);
         }
@@ -474,7 +472,7 @@ public final class LocalReplica implements AutoCloseable {
                         case RemoteEvent.Snapshot s -> {
                             if (loader == null) {
                                 Path fresh = dir.resolve("store.new");
-                                deleteTree(fresh);
+                                Loader.discard(fresh);
                                 loader = Loader.create(fresh, storeOptions(), s.revision(), System.currentTimeMillis());
                                 loading = s.revision();
                             }
@@ -666,11 +664,7 @@ public final class LocalReplica implements AutoCloseable {
         db = null;
         if (old != null) old.close();
         Path store = dir.resolve("store");
-        Path gone = dir.resolve("store.old");
-        deleteTree(gone);
-        if (Files.exists(store)) Files.move(store, gone, StandardCopyOption.ATOMIC_MOVE);
-        Files.move(dir.resolve("store.new"), store, StandardCopyOption.ATOMIC_MOVE);
-        deleteTree(gone);
+        Loader.replace(store, dir.resolve("store.new"));
         db = Caskade.open(store, storeOptions().withUpstream(this::forward));
         reloading = false;
         snapshots++;
@@ -690,15 +684,6 @@ public final class LocalReplica implements AutoCloseable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
-        }
-    }
-
-    private static void deleteTree(Path p) {
-        if (!Files.exists(p)) return;
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path f : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(f);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot delete " + p + ": " + e.getMessage(), e);
         }
     }
 

@@ -21,7 +21,6 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -34,7 +33,6 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLongArray;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import redis.clients.jedis.util.JedisClusterCRC16;
@@ -171,7 +169,7 @@ public final class ClusterNode implements AutoCloseable {
         if (listener != null) listeners.add(listener);
         try {
             Files.createDirectories(dir);
-            deleteTree(dir.resolve("store.new")); // a load cut short by a crash
+            Loader.discard(dir.resolve("store.new")); // a load cut short by a crash
         } catch (IOException e) {
             throw new UncheckedIOException("cannot prepare cluster node directory " + dir + ": " + e.getMessage(), e);
         }
@@ -891,7 +889,7 @@ public final class ClusterNode implements AutoCloseable {
                             + ", before that stream's start " + first);
             }
         } catch (Exception e) {
-            deleteTree(dir.resolve("store.new"));
+            Loader.discard(dir.resolve("store.new"));
             throw e;
         }
         synchronized (applyLock) {
@@ -1007,24 +1005,24 @@ public final class ClusterNode implements AutoCloseable {
      */
     private void restore(Bootstrap backup, long first) throws IOException {
         Path fresh = dir.resolve("store.new");
-        deleteTree(fresh);
+        Loader.discard(fresh);
         long rev;
         try {
             rev = backup.load(fresh, first - 1);
         } catch (Exception e) {
-            deleteTree(fresh);
+            Loader.discard(fresh);
             throw new IllegalStateException(
                     "the backup at " + backup.description() + " could not be loaded: "
                             + (e.getMessage() == null ? e.toString() : e.getMessage()),
                     e);
         }
         if (rev < first - 1) {
-            deleteTree(fresh);
+            Loader.discard(fresh);
             throw new IllegalStateException("the backup at " + backup.description() + " is at revision " + rev
                     + ", the stream starts at " + first);
         }
         if (closed) {
-            deleteTree(fresh);
+            Loader.discard(fresh);
             return;
         }
         swapIn(rev);
@@ -1051,7 +1049,7 @@ public final class ClusterNode implements AutoCloseable {
     private long fetch(Peer peer, long atLeast) throws Exception {
         LinkedBlockingQueue<RemoteEvent> events = new LinkedBlockingQueue<>();
         Path fresh = dir.resolve("store.new");
-        deleteTree(fresh);
+        Loader.discard(fresh);
         Loader loader = null;
         try (CaskadeClient client = peerClient(peer)) {
             RemoteWatch w = client.watch("", 0, true, events::add);
@@ -1103,11 +1101,7 @@ public final class ClusterNode implements AutoCloseable {
         db = null;
         old.close();
         Path store = dir.resolve("store");
-        Path gone = dir.resolve("store.old");
-        deleteTree(gone);
-        Files.move(store, gone, StandardCopyOption.ATOMIC_MOVE);
-        Files.move(dir.resolve("store.new"), store, StandardCopyOption.ATOMIC_MOVE);
-        deleteTree(gone);
+        Loader.replace(store, dir.resolve("store.new"));
         db = Caskade.open(store, storeOptions);
         revision = db.revision();
         install.run();
@@ -1234,15 +1228,6 @@ public final class ClusterNode implements AutoCloseable {
             return id;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read or save the node id in " + f + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static void deleteTree(Path p) {
-        if (!Files.exists(p)) return;
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path f : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(f);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot delete " + p + ": " + e.getMessage(), e);
         }
     }
 
