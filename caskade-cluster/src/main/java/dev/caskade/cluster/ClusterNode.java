@@ -1180,29 +1180,20 @@ public final class ClusterNode implements AutoCloseable {
 
     /** With {@code positions} (a sharded node): where it stood in each shard at {@code revision}. */
     static String registration(String http, long revision, long seenAt, long[] positions) {
-        StringBuilder b = new StringBuilder("{\"http\":")
-                .append(http == null ? "null" : quote(http))
-                .append(",\"revision\":")
-                .append(revision)
-                .append(",\"seenAt\":")
-                .append(seenAt);
-        if (positions != null) {
-            b.append(",\"positions\":[");
-            for (int i = 0; i < positions.length; i++)
-                b.append(i == 0 ? "" : ",").append(positions[i]);
-            b.append(']');
+        java.io.StringWriter out = new java.io.StringWriter();
+        try (tools.jackson.core.JsonGenerator g = new tools.jackson.core.json.JsonFactory()
+                .createGenerator(tools.jackson.core.ObjectWriteContext.empty(), out)) {
+            g.writeStartObject();
+            g.writeStringProperty("http", http);
+            g.writeNumberProperty("revision", revision);
+            g.writeNumberProperty("seenAt", seenAt);
+            if (positions != null) {
+                g.writeName("positions");
+                g.writeArray(positions, 0, positions.length);
+            }
+            g.writeEndObject();
         }
-        return b.append('}').toString();
-    }
-
-    private static String quote(String s) {
-        StringBuilder b = new StringBuilder("\"");
-        for (char c : s.toCharArray()) {
-            if (c == '"' || c == '\\') b.append('\\').append(c);
-            else if (c < 0x20) b.append(String.format("\\u%04x", (int) c));
-            else b.append(c);
-        }
-        return b.append('"').toString();
+        return out.toString();
     }
 
     private void pause(long ms) {
