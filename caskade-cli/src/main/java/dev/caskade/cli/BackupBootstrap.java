@@ -52,19 +52,11 @@ final class BackupBootstrap implements Bootstrap {
                     ? plan.snapshot().revision()
                     : plan.logs().getLast().to();
             if (reach < atLeast) return reach; // too old: the node says so, and nothing is downloaded
-            long[] logged = {System.nanoTime()};
-            Restore.Result r =
-                    Restore.run(store, dir, RestoreOptions.latest(), (objects, objectsTotal, bytes, bytesTotal) -> {
-                        if (System.nanoTime() - logged[0] < 5_000_000_000L) return;
-                        logged[0] = System.nanoTime();
-                        LOG.info(
-                                "bootstrapping from {}: {}/{} objects, {}/{} bytes",
-                                url,
-                                objects,
-                                objectsTotal,
-                                bytes,
-                                bytesTotal);
-                    });
+            Restore.Result r = Restore.run(
+                    store,
+                    dir,
+                    RestoreOptions.latest(),
+                    Restore.Progress.logged("bootstrapping from " + url, java.time.Duration.ofSeconds(5)));
             LOG.info(
                     "restored {}: revision {}, {} keys, digest {} ({} objects, {} bytes in {} ms)",
                     url,

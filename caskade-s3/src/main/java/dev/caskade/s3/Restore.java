@@ -77,6 +77,21 @@ public final class Restore {
         void update(long objectsDone, long objectsTotal, long bytesDone, long bytesTotal);
 
         Progress NONE = (a, b, c, d) -> {};
+
+        /**
+         * Logs "{@code what}: a/b objects, c/d bytes" at INFO, at most once per {@code every}: for a restore that runs
+         * unattended (a server's or a cluster node's start) and may take long.
+         */
+        static Progress logged(String what, java.time.Duration every) {
+            long interval = every.toNanos();
+            long[] last = {System.nanoTime()};
+            return (objects, objectsTotal, bytes, bytesTotal) -> {
+                if (System.nanoTime() - last[0] < interval) return;
+                last[0] = System.nanoTime();
+                org.slf4j.LoggerFactory.getLogger(Restore.class)
+                        .info("{}: {}/{} objects, {}/{} bytes", what, objects, objectsTotal, bytes, bytesTotal);
+            };
+        }
     }
 
     /** Works out what a restore would read, without writing anything. */

@@ -196,22 +196,11 @@ final class Replication implements AutoCloseable {
             throw new IllegalArgumentException("restore-if-empty: " + e.getMessage(), e);
         }
         try (store) {
-            long[] logged = {System.nanoTime()};
             Restore.Result r = Restore.run(
                     store,
                     dir,
                     RestoreOptions.latest().withGuards(true, true),
-                    (objects, objectsTotal, bytes, bytesTotal) -> {
-                        if (System.nanoTime() - logged[0] < 5_000_000_000L) return;
-                        logged[0] = System.nanoTime();
-                        LOG.info(
-                                "restoring from {}: {}/{} objects, {}/{} bytes",
-                                url,
-                                objects,
-                                objectsTotal,
-                                bytes,
-                                bytesTotal);
-                    });
+                    Restore.Progress.logged("restoring from " + url, java.time.Duration.ofSeconds(5)));
             if (r.restored()) {
                 LOG.info(
                         "restored {} into {}: revision {}, {} keys, digest {} ({} objects, {} bytes in {} ms)",
