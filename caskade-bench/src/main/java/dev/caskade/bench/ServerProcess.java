@@ -52,19 +52,7 @@ final class ServerProcess implements AutoCloseable {
 
     /** Starts {@code root/bin/caskade serve} on {@code data} with free ports and waits until it serves. */
     static ServerProcess start(Path root, Path data, String durability, String javaOpts) throws Exception {
-        ProcessBuilder pb = new ProcessBuilder(
-                root.resolve("bin/caskade").toString(),
-                "serve",
-                "--data",
-                data.toString(),
-                "--resp-port",
-                "0",
-                "--http-port",
-                "0",
-                "--durability",
-                durability);
-        pb.environment().put("CASKADE_JAVA_OPTS", javaOpts);
-        return launch(pb, data, "caskade serving");
+        return serve(root, data, javaOpts, "caskade serving", "--durability", durability);
     }
 
     /**
@@ -72,7 +60,13 @@ final class ServerProcess implements AutoCloseable {
      * ports and waits until it serves, which is after its first snapshot of the primary.
      */
     static ServerProcess startFollower(Path root, Path data, int primaryHttpPort, String javaOpts) throws Exception {
-        ProcessBuilder pb = new ProcessBuilder(
+        return serve(root, data, javaOpts, "caskade following", "--follow", "http://127.0.0.1:" + primaryHttpPort);
+    }
+
+    /** {@code root/bin/caskade serve --data data} on free ports with {@code more}, ready once it prints {@code ready}. */
+    private static ServerProcess serve(Path root, Path data, String javaOpts, String ready, String... more)
+            throws Exception {
+        List<String> command = new ArrayList<>(List.of(
                 root.resolve("bin/caskade").toString(),
                 "serve",
                 "--data",
@@ -80,11 +74,11 @@ final class ServerProcess implements AutoCloseable {
                 "--resp-port",
                 "0",
                 "--http-port",
-                "0",
-                "--follow",
-                "http://127.0.0.1:" + primaryHttpPort);
+                "0"));
+        command.addAll(List.of(more));
+        ProcessBuilder pb = new ProcessBuilder(command);
         pb.environment().put("CASKADE_JAVA_OPTS", javaOpts);
-        return launch(pb, data, "caskade following");
+        return launch(pb, data, ready);
     }
 
     /** Starts {@link BroadcastFloor} from this benchmark's own class path, with the server's default JVM flags. */
