@@ -117,15 +117,10 @@ final class LogReader {
                 s.seal();
             } else {
                 boolean hintExists = Files.exists(Segment.hintPath(s.path));
-                long described = hintExists ? HintFile.describedLength(Segment.hintPath(s.path), s.id) : -1;
-                if (described > s.size()) {
-                    // an intact hint proves the segment once held more: a cut at an entry boundary would
-                    // otherwise scan clean and drop acknowledged commits without a word. Only the newest
-                    // segment may lose a tail, as a torn write does, and it is reported
-                    if (!options.repairing() && s != lastData) {
-                        throw new CorruptionException(
-                                "segment shorter than its hint (" + described + " bytes)", s.path, s.size());
-                    }
+                long described = hintExists ? cutFrom(s) : -1;
+                if (described > 0) {
+                    // only the newest segment may lose a tail, as a torn write does, and it is reported
+                    if (!options.repairing() && s != lastData) throw cut(s, described);
                     long lost = HintFile.countFrom(Segment.hintPath(s.path), s.id, s.size());
                     droppedEntries += lost;
                     notes.add("segment " + s.path.getFileName() + " cut to " + s.size() + " of " + described
@@ -166,6 +161,19 @@ final class LogReader {
         }
         Recovery r = new Recovery(truncatedBytes, droppedEntries, skippedEntries, hintFallbacks, List.copyOf(notes));
         return new Loaded(all, active, maxId + 1, revision, compacted, r);
+    }
+
+    /**
+     * The length an intact hint says {@code s} had when it is longer than the segment is now, else -1. A cut at an
+     * entry boundary scans clean: only the hint shows that acknowledged commits are gone.
+     */
+    static long cutFrom(Segment s) {
+        long described = HintFile.describedLength(Segment.hintPath(s.path), s.id);
+        return described > s.size() ? described : -1;
+    }
+
+    static CorruptionException cut(Segment s, long described) {
+        return new CorruptionException("segment shorter than its hint (" + described + " bytes)", s.path, s.size());
     }
 
     /**

@@ -110,7 +110,11 @@ final class LogView {
                 s.mapReadOnly(s.size(), s != lastData);
                 continue;
             }
-            if (s != lastData) hintFallbacks++;
+            if (s != lastData) {
+                hintFallbacks++;
+                long described = LogReader.cutFrom(s);
+                if (described > 0) throw LogReader.cut(s, described); // a read-only view repairs nothing
+            }
             List<HintFile.Item> items = new ArrayList<>();
             SegmentScan scan = new SegmentScan(
                     s.channel(), s.path, s.kind == Segment.Kind.DATA, s == lastData, Segment.HEADER, s.base, buffer);

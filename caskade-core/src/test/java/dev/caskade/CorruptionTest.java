@@ -652,6 +652,12 @@ class CorruptionTest {
         assertThat(Caskade.verify(dir).problems())
                 .as("static verify")
                 .anyMatch(p -> p.contains(victim.getFileName().toString()) && p.contains("shorter than its hint"));
+        assertThatThrownBy(() -> Caskade.openReadOnly(dir, OPTIONS))
+                .as("a read-only view repairs nothing: it refuses too")
+                .isInstanceOfSatisfying(CorruptionException.class, e -> {
+                    assertThat(e.getMessage()).contains("shorter than its hint");
+                    assertThat(e.file().getFileName()).isEqualTo(victim.getFileName());
+                });
         try (Caskade db = Caskade.open(dir, OPTIONS.withRepair(true))) {
             assertThat(db.recovery().droppedEntries()).as("%s", db.recovery()).isEqualTo(lost);
             assertThat(db.recovery().skippedEntries()).as("%s", db.recovery()).isZero();
